@@ -1,0 +1,392 @@
+package cli
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/viper"
+)
+
+// Config is the whole validated configuration (CONTRACT section 1).
+type Config struct {
+	DatabaseURL string
+	RedisURL    string
+
+	HTTPAddr          string
+	HTTPShutdownGrace time.Duration
+	TrustedProxies    []netip.Prefix
+
+	Issuer         string
+	Audience       string
+	AccessTTL      time.Duration
+	RefreshTTL     time.Duration
+	RefreshIdleTTL time.Duration
+	RefreshGrace   time.Duration
+	ResetTTL       time.Duration
+
+	Pepper              []byte
+	BcryptCost          int
+	MaxConcurrentHashes int
+
+	EncryptionKey   []byte
+	KeyPollInterval time.Duration
+
+	LockoutMaxAttempts int
+	LockoutDuration    time.Duration
+	LockoutMaxDuration time.Duration
+	IPPerMinute        int
+
+	PasswordMinLength int
+	DefaultTenant     string
+	SeedPasswordTTL   time.Duration
+
+	MailDriver   string
+	MailFilePath string
+	SMTP         SMTPConfig
+
+	LogLevel string
+}
+
+// SMTPConfig configures the smtp mail driver.
+type SMTPConfig struct {
+	Host     string
+	Port     int
+	Username string
+	Password string
+	From     string
+	StartTLS bool
+}
+
+// defaults lists every key with its default; "" marks a required key.
+var defaults = map[string]string{
+	"database.url":                   "",
+	"redis.url":                      "",
+	"http.addr":                      "127.0.0.1:8080",
+	"http.shutdown_grace":            "15s",
+	"http.trusted_proxies":           "",
+	"issuer":                         "http://127.0.0.1:8080",
+	"tokens.audience":                "idp",
+	"tokens.access_ttl":              "15m",
+	"tokens.refresh_ttl":             "720h",
+	"tokens.refresh_idle_ttl":        "168h",
+	"tokens.refresh_grace":           "10s",
+	"tokens.reset_ttl":               "30m",
+	"security.pepper":                "",
+	"security.bcrypt_cost":           "12",
+	"security.max_concurrent_hashes": strconv.Itoa(runtime.NumCPU()),
+	"keys.encryption_key":            "",
+	"keys.poll_interval":             "2s",
+	"lockout.max_attempts":           "5",
+	"lockout.duration":               "15m",
+	"lockout.max_duration":           "1h",
+	"ratelimit.ip_per_minute":        "120",
+	"password.min_length":            "12",
+	"tenants.default":                "default",
+	"mail.driver":                    "file",
+	"mail.file_path":                 "./var/mail.jsonl",
+	"mail.smtp.host":                 "",
+	"mail.smtp.port":                 "587",
+	"mail.smtp.username":             "",
+	"mail.smtp.password":             "",
+	"mail.smtp.from":                 "",
+	"mail.smtp.starttls":             "true",
+	"seed.password_ttl":              "24h",
+	"log.level":                      "info",
+}
+
+// ConfigError names every bad key at once.
+type ConfigError struct{ Problems []string }
+
+func (e *ConfigError) Error() string {
+	return "invalid configuration: " + strings.Join(e.Problems, "; ")
+}
+
+// loadConfig reads path (or ./config/idp.yaml when it exists) and the IDP_*
+// environment, then validates everything.
+func loadConfig(path string, getenv func(string) string) (*Config, error) {
+	v := viper.New()
+	for k, d := range defaults {
+		v.SetDefault(k, d)
+	}
+	if path == "" {
+		if _, err := os.Stat("config/idp.yaml"); err == nil {
+			path = "config/idp.yaml"
+		}
+	}
+	if path != "" {
+		v.SetConfigFile(path)
+		v.SetConfigType("yaml")
+		if err := v.ReadInConfig(); err != nil {
+			return nil, &ConfigError{Problems: []string{fmt.Sprintf("config file %s: %v", path, configFileErr(err))}}
+		}
+	}
+	// Environment overlays the file; read through getenv so tests and the
+	// process share one path.
+	for k := range defaults {
+		env := "IDP_" + strings.ToUpper(strings.ReplaceAll(k, ".", "_"))
+		if val := getenv(env); val != "" {
+			v.Set(k, val)
+		}
+	}
+	var unknown []string
+	for _, k := range v.AllKeys() {
+		if _, ok := defaults[k]; !ok {
+			unknown = append(unknown, k)
+		}
+	}
+	p := &parser{v: v}
+	c := &Config{
+		DatabaseURL:         p.url("database.url", "postgres", "postgresql"),
+		RedisURL:            p.url("redis.url", "redis", "rediss", "unix"),
+		HTTPAddr:            p.addr("http.addr"),
+		HTTPShutdownGrace:   p.duration("http.shutdown_grace", 0),
+		TrustedProxies:      p.prefixes("http.trusted_proxies"),
+		Issuer:              p.issuer("issuer"),
+		Audience:            p.nonEmpty("tokens.audience"),
+		AccessTTL:           p.duration("tokens.access_ttl", time.Second),
+		RefreshTTL:          p.duration("tokens.refresh_ttl", time.Minute),
+		RefreshIdleTTL:      p.duration("tokens.refresh_idle_ttl", time.Minute),
+		RefreshGrace:        p.duration("tokens.refresh_grace", 0),
+		ResetTTL:            p.duration("tokens.reset_ttl", time.Minute),
+		Pepper:              p.pepper("security.pepper"),
+		BcryptCost:          p.intRange("security.bcrypt_cost", 4, 31),
+		MaxConcurrentHashes: p.intRange("security.max_concurrent_hashes", 1, 1024),
+		EncryptionKey:       p.key32("keys.encryption_key"),
+		KeyPollInterval:     p.duration("keys.poll_interval", 100*time.Millisecond),
+		LockoutMaxAttempts:  p.intRange("lockout.max_attempts", 1, 1000),
+		LockoutDuration:     p.duration("lockout.duration", time.Second),
+		LockoutMaxDuration:  p.duration("lockout.max_duration", time.Second),
+		IPPerMinute:         p.intRange("ratelimit.ip_per_minute", 0, 1_000_000),
+		PasswordMinLength:   p.intRange("password.min_length", 8, 64),
+		DefaultTenant:       p.slug("tenants.default"),
+		SeedPasswordTTL:     p.duration("seed.password_ttl", time.Minute),
+		MailDriver:          p.oneOf("mail.driver", "file", "smtp"),
+		MailFilePath:        v.GetString("mail.file_path"),
+		SMTP: SMTPConfig{
+			Host:     v.GetString("mail.smtp.host"),
+			Port:     p.intRange("mail.smtp.port", 1, 65535),
+			Username: v.GetString("mail.smtp.username"),
+			Password: v.GetString("mail.smtp.password"),
+			From:     v.GetString("mail.smtp.from"),
+			StartTLS: p.boolean("mail.smtp.starttls"),
+		},
+		LogLevel: p.oneOf("log.level", "debug", "info", "warn", "error"),
+	}
+	if c.LockoutMaxDuration > 0 && c.LockoutDuration > c.LockoutMaxDuration {
+		p.bad("lockout.max_duration", "must not be shorter than lockout.duration")
+	}
+	if c.RefreshIdleTTL > 0 && c.RefreshTTL > 0 && c.RefreshIdleTTL > c.RefreshTTL {
+		p.bad("tokens.refresh_idle_ttl", "must not be longer than tokens.refresh_ttl")
+	}
+	if c.MailDriver == "file" && c.MailFilePath == "" {
+		p.bad("mail.file_path", "is required with mail.driver file")
+	}
+	if c.MailDriver == "smtp" {
+		if c.SMTP.Host == "" {
+			p.bad("mail.smtp.host", "is required with mail.driver smtp")
+		}
+		if c.SMTP.From == "" {
+			p.bad("mail.smtp.from", "is required with mail.driver smtp")
+		}
+	}
+	sort.Strings(unknown)
+	for _, k := range unknown {
+		p.bad(k, "is not a known setting")
+	}
+	if len(p.problems) > 0 {
+		return nil, &ConfigError{Problems: p.problems}
+	}
+	return c, nil
+}
+
+// configFileErr keeps the reason but never echoes file contents.
+func configFileErr(err error) string {
+	var notFound viper.ConfigFileNotFoundError
+	if errors.As(err, &notFound) || os.IsNotExist(errors.Unwrap(err)) || strings.Contains(err.Error(), "no such file") {
+		return "not found"
+	}
+	return "cannot be read as YAML"
+}
+
+// parser collects every problem instead of stopping at the first. Messages
+// never contain a value: some keys are secrets.
+type parser struct {
+	v        *viper.Viper
+	problems []string
+}
+
+func (p *parser) bad(key, why string) { p.problems = append(p.problems, key+" "+why) }
+
+func (p *parser) str(key string) string { return strings.TrimSpace(p.v.GetString(key)) }
+
+func (p *parser) nonEmpty(key string) string {
+	s := p.str(key)
+	if s == "" {
+		p.bad(key, "is required")
+	}
+	return s
+}
+
+func (p *parser) url(key string, schemes ...string) string {
+	s := p.str(key)
+	if s == "" {
+		p.bad(key, "is required")
+		return ""
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		p.bad(key, "is not a valid URL")
+		return ""
+	}
+	for _, sc := range schemes {
+		if u.Scheme == sc {
+			return s
+		}
+	}
+	p.bad(key, "must be a "+strings.Join(schemes, " or ")+" URL")
+	return ""
+}
+
+func (p *parser) issuer(key string) string {
+	s := strings.TrimRight(p.str(key), "/")
+	u, err := url.Parse(s)
+	if s == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		p.bad(key, "must be an http(s) base URL without query or fragment")
+	}
+	return s
+}
+
+func (p *parser) addr(key string) string {
+	s := p.str(key)
+	if _, _, err := net.SplitHostPort(s); err != nil {
+		p.bad(key, "must be host:port")
+	}
+	return s
+}
+
+func (p *parser) duration(key string, min time.Duration) time.Duration {
+	s := p.str(key)
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		p.bad(key, "is not a duration (use Go syntax such as 15m or 720h)")
+		return 0
+	}
+	if d < min {
+		p.bad(key, "must be at least "+min.String())
+	}
+	return d
+}
+
+func (p *parser) intRange(key string, min, max int) int {
+	n, err := strconv.Atoi(p.str(key))
+	if err != nil {
+		p.bad(key, "is not a whole number")
+		return 0
+	}
+	if n < min || n > max {
+		p.bad(key, fmt.Sprintf("must be between %d and %d", min, max))
+	}
+	return n
+}
+
+func (p *parser) boolean(key string) bool {
+	b, err := strconv.ParseBool(p.str(key))
+	if err != nil {
+		p.bad(key, "must be true or false")
+	}
+	return b
+}
+
+func (p *parser) oneOf(key string, allowed ...string) string {
+	s := p.str(key)
+	for _, a := range allowed {
+		if s == a {
+			return s
+		}
+	}
+	p.bad(key, "must be one of "+strings.Join(allowed, ", "))
+	return ""
+}
+
+func (p *parser) slug(key string) string {
+	s := p.str(key)
+	ok := len(s) >= 1 && len(s) <= 63
+	for _, r := range s {
+		ok = ok && (r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-')
+	}
+	if !ok {
+		p.bad(key, "must be 1-63 lowercase letters, digits or hyphens")
+	}
+	return s
+}
+
+func (p *parser) pepper(key string) []byte {
+	s := p.v.GetString(key)
+	switch {
+	case s == "":
+		p.bad(key, "is required (at least 32 bytes)")
+	case len(s) < 32:
+		p.bad(key, "must be at least 32 bytes")
+	}
+	return []byte(s)
+}
+
+func (p *parser) key32(key string) []byte {
+	s := p.str(key)
+	if s == "" {
+		p.bad(key, "is required (base64 of 32 random bytes)")
+		return nil
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		b, err = base64.RawStdEncoding.DecodeString(s)
+	}
+	if err != nil || len(b) != 32 {
+		p.bad(key, "must be base64 of exactly 32 bytes")
+		return nil
+	}
+	return b
+}
+
+func (p *parser) prefixes(key string) []netip.Prefix {
+	raw := p.v.Get(key)
+	var items []string
+	switch x := raw.(type) {
+	case string:
+		items = strings.FieldsFunc(x, func(r rune) bool { return r == ',' || r == ' ' })
+	case []any:
+		for _, it := range x {
+			items = append(items, fmt.Sprint(it))
+		}
+	case []string:
+		items = x
+	}
+	var out []netip.Prefix
+	for _, it := range items {
+		it = strings.TrimSpace(it)
+		if it == "" {
+			continue
+		}
+		pr, err := netip.ParsePrefix(it)
+		if err != nil {
+			a, aerr := netip.ParseAddr(it)
+			if aerr != nil {
+				p.bad(key, "holds "+strconv.Quote(it)+", which is not a CIDR")
+				continue
+			}
+			pr = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, pr.Masked())
+	}
+	return out
+}

@@ -1,0 +1,70 @@
+package cli
+
+import (
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/idp-dev/idp/internal/core/postgres"
+	"github.com/idp-dev/idp/internal/server"
+)
+
+func newServeCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Run the HTTP API",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cfg, err := g.config()
+			if err != nil {
+				return err
+			}
+			log := newLogger(g.stderr, cfg.LogLevel)
+			a, err := openApp(ctx, cfg, log)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+
+			m, err := postgres.NewMigrator(a.db.DB)
+			if err != nil {
+				return err
+			}
+			pending, err := m.Pending(ctx)
+			if err != nil {
+				return err
+			}
+			if pending > 0 {
+				return &exitError{code: ExitRefused, err: fmt.Errorf("%d database migration(s) pending: run `idp migrate up` first", pending)}
+			}
+			if err := a.svcs.Keys.Ensure(ctx, cliMeta()); err != nil {
+				return err
+			}
+			if err := a.svcs.Keys.Load(ctx); err != nil {
+				return err
+			}
+			go a.svcs.Keys.Watch(ctx)
+
+			l, err := net.Listen("tcp", cfg.HTTPAddr)
+			if err != nil {
+				return fmt.Errorf("listen on http.addr %s: %w", cfg.HTTPAddr, err)
+			}
+			srv := server.New(server.Options{
+				Services:       a.svcs,
+				Logger:         log,
+				Issuer:         cfg.Issuer,
+				TrustedProxies: cfg.TrustedProxies,
+				Ready:          a.ready,
+				JWKSMaxAge:     5 * time.Minute,
+				RequestTimeout: 10 * time.Second,
+			})
+			log.Info("idp serving", "addr", l.Addr().String(), "issuer", cfg.Issuer, "kid", a.svcs.Keys.ActiveKID(), "version", Version)
+			err = srv.Serve(ctx, l, cfg.HTTPShutdownGrace)
+			log.Info("idp stopped")
+			return err
+		},
+	}
+}

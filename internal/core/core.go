@@ -1,0 +1,198 @@
+// Package core holds the domain of idp: its types, the rules of login,
+// sessions, users, tenants and signing keys, and the store interfaces it
+// consumes. It knows nothing of HTTP, SQL drivers, Redis clients or the CLI:
+// both faces of the binary (idp serve and the admin commands) build the same
+// Services from the same config through New, so every rule exists once.
+package core
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/idp-dev/idp/internal/core/password"
+	"github.com/idp-dev/idp/internal/core/token"
+)
+
+// Config holds the validated settings core needs.
+type Config struct {
+	Issuer         string
+	Audience       string
+	AccessTTL      time.Duration
+	RefreshTTL     time.Duration // absolute session lifetime
+	RefreshIdleTTL time.Duration
+	RefreshGrace   time.Duration
+
+	MaxAttempts     int
+	LockDuration    time.Duration
+	LockMaxDuration time.Duration
+	// LockLevelTTL is how long earlier locks count towards escalation.
+	LockLevelTTL time.Duration
+	IPPerMinute  int
+
+	PasswordMinLength int
+	DefaultTenant     string
+	SeedPasswordTTL   time.Duration
+	ResetTTL          time.Duration
+
+	MaxConcurrentHashes int
+	// HashQueueWait is how long a request waits for a hashing slot before
+	// it is answered 503.
+	HashQueueWait time.Duration
+	// KeyPollInterval is how often a server re-reads signing keys even
+	// without a change notice.
+	KeyPollInterval time.Duration
+}
+
+// Deps are the adapters and primitives core is built on.
+type Deps struct {
+	Store    Store
+	Limiter  Limiter
+	Notifier KeyNotifier
+	Mailer   Mailer
+	Hasher   *password.Hasher
+	Sealer   *token.Sealer
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// Services is the whole domain, shared by the HTTP server and the CLI.
+type Services struct {
+	Auth     *Auth
+	Sessions *Sessions
+	Users    *Users
+	Tenants  *Tenants
+	Keys     *Keys
+	Resets   *Resets
+	Audit    *Audit
+}
+
+// env is what every service shares.
+type env struct {
+	cfg     Config
+	store   Store
+	limiter Limiter
+	notify  KeyNotifier
+	mailer  Mailer
+	hasher  *password.Hasher
+	sealer  *token.Sealer
+	log     *slog.Logger
+	now     func() time.Time
+	hashes  chan struct{}
+	policy  password.Policy
+	keys    *Keys
+	audit   *Audit
+}
+
+// New builds every service from cfg and deps.
+func New(cfg Config, deps Deps) (*Services, error) {
+	if deps.Store == nil || deps.Hasher == nil || deps.Sealer == nil {
+		return nil, errors.New("core: store, hasher and sealer are required")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if cfg.MaxConcurrentHashes < 1 {
+		cfg.MaxConcurrentHashes = 1
+	}
+	if cfg.LockLevelTTL <= 0 {
+		cfg.LockLevelTTL = 24 * time.Hour
+	}
+	if cfg.HashQueueWait <= 0 {
+		cfg.HashQueueWait = time.Second
+	}
+	if cfg.KeyPollInterval <= 0 {
+		cfg.KeyPollInterval = 2 * time.Second
+	}
+	if cfg.ResetTTL <= 0 {
+		cfg.ResetTTL = 30 * time.Minute
+	}
+	e := &env{
+		cfg:     cfg,
+		store:   deps.Store,
+		limiter: deps.Limiter,
+		notify:  deps.Notifier,
+		mailer:  deps.Mailer,
+		hasher:  deps.Hasher,
+		sealer:  deps.Sealer,
+		log:     deps.Logger,
+		now:     func() time.Time { return deps.Now().UTC() },
+		hashes:  make(chan struct{}, cfg.MaxConcurrentHashes),
+		policy:  password.Policy{MinLength: cfg.PasswordMinLength},
+	}
+	e.audit = &Audit{env: e}
+	e.keys = &Keys{env: e}
+	return &Services{
+		Auth:     &Auth{env: e},
+		Sessions: &Sessions{env: e},
+		Users:    &Users{env: e},
+		Tenants:  &Tenants{env: e},
+		Keys:     e.keys,
+		Resets:   &Resets{env: e},
+		Audit:    e.audit,
+	}, nil
+}
+
+// withHashSlot runs fn while holding one of the bounded hashing slots, so a
+// flood of logins queues briefly and then gets quick 503s instead of
+// starving every other request of CPU.
+func (e *env) withHashSlot(ctx context.Context, fn func()) error {
+	select {
+	case e.hashes <- struct{}{}:
+	default:
+		t := time.NewTimer(e.cfg.HashQueueWait)
+		defer t.Stop()
+		select {
+		case e.hashes <- struct{}{}:
+		case <-t.C:
+			return &Error{Code: EUNAVAILABLE, Message: "the server is busy, try again shortly", RetryAfter: time.Second}
+		case <-ctx.Done():
+			return &Error{Code: EUNAVAILABLE, Message: "request cancelled", Err: ctx.Err()}
+		}
+	}
+	defer func() { <-e.hashes }()
+	fn()
+	return nil
+}
+
+// checkPassword applies the password policy, mapping its errors to codes.
+func (e *env) checkPassword(pw, email, tenant string) error {
+	err := e.policy.Check(pw, email, tenant)
+	var weak *password.WeakError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, password.ErrTooLong):
+		return &Error{Code: EINVALID, Message: "password is longer than 1024 bytes"}
+	case errors.As(err, &weak):
+		return &Error{Code: EWEAKPASSWORD, Message: weak.Reason}
+	default:
+		return &Error{Code: EINVALID, Message: "invalid password", Err: err}
+	}
+}
+
+// hashPassword hashes pw inside a hashing slot.
+func (e *env) hashPassword(ctx context.Context, pw string) (string, error) {
+	var (
+		hash    string
+		hashErr error
+	)
+	if err := e.withHashSlot(ctx, func() { hash, hashErr = e.hasher.Hash(pw) }); err != nil {
+		return "", err
+	}
+	if hashErr != nil {
+		return "", &Error{Code: EINTERNAL, Message: "could not hash password", Err: hashErr}
+	}
+	return hash, nil
+}
+
+// isCode reports whether err carries code.
+func isCode(err error, code Code) bool { return ErrorCode(err) == code }
+
+// storeErr passes core errors through and marks anything else unavailable
+// only when the store said so; other failures stay internal.
+func storeErr(err error) error { return err }

@@ -1,0 +1,225 @@
+package core
+
+import (
+	"crypto/ed25519"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// TenantStatus is the lifecycle state of a tenant.
+type TenantStatus string
+
+const (
+	TenantActive   TenantStatus = "active"
+	TenantDisabled TenantStatus = "disabled"
+)
+
+// Tenant scopes users: an email is unique per tenant, tokens carry tenant_id.
+type Tenant struct {
+	ID        uuid.UUID
+	Slug      string
+	Name      string
+	Status    TenantStatus
+	CreatedAt time.Time
+}
+
+// UserStatus is the lifecycle state of a user (docs/auth/idp.md).
+type UserStatus string
+
+const (
+	UserPending  UserStatus = "pending"  // invited, no password yet
+	UserActive   UserStatus = "active"   // may log in
+	UserDisabled UserStatus = "disabled" // administratively blocked, sessions revoked
+	// UserLocked is an administrative hold. Temporary lockout after failed
+	// attempts is tracked by LockedUntil instead, so it ends without a write.
+	UserLocked UserStatus = "locked"
+)
+
+// RoleAdmin may register users in its own tenant.
+const RoleAdmin = "admin"
+
+// User is an account in one tenant. Tenant fields are joined in by the store
+// so a login needs one query.
+type User struct {
+	ID                 uuid.UUID
+	TenantID           uuid.UUID
+	TenantSlug         string
+	TenantStatus       TenantStatus
+	Email              string
+	PasswordHash       string
+	Status             UserStatus
+	Roles              []string
+	DisplayName        string
+	MustChangePassword bool
+	// PasswordExpiresAt is set for one-time (seeded) passwords.
+	PasswordExpiresAt *time.Time
+	Seeded            bool
+	LockedUntil       *time.Time
+	LockLevel         int
+	LastLoginAt       *time.Time
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
+// HasRole reports whether the user holds role.
+func (u User) HasRole(role string) bool {
+	for _, r := range u.Roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// LockedAt reports whether a temporary lock is in force at now.
+func (u User) LockedAt(now time.Time) bool {
+	return u.LockedUntil != nil && u.LockedUntil.After(now)
+}
+
+// NormalizeEmail is the one place that decides when two emails are the same
+// account: surrounding spaces are dropped and case is folded.
+func NormalizeEmail(email string) string {
+	return strings.ToLower(strings.TrimSpace(email))
+}
+
+// Session is one login: a refresh token family identified by sid.
+type Session struct {
+	ID            uuid.UUID
+	UserID        uuid.UUID
+	TenantID      uuid.UUID
+	CreatedAt     time.Time
+	ExpiresAt     time.Time // absolute end, fixed at login
+	IdleExpiresAt time.Time // moves forward on each use, never past ExpiresAt
+	LastUsedAt    time.Time
+	RevokedAt     *time.Time
+	RevokedReason string
+	ClientIP      string
+	UserAgent     string
+	ClientID      string
+}
+
+// ActiveAt reports whether the session can still be used at now.
+func (s Session) ActiveAt(now time.Time) bool {
+	return s.RevokedAt == nil && now.Before(s.ExpiresAt) && now.Before(s.IdleExpiresAt)
+}
+
+// RefreshToken is one member of a session's token family, stored by hash.
+type RefreshToken struct {
+	ID        uuid.UUID
+	SessionID uuid.UUID
+	ParentID  *uuid.UUID
+	Hash      []byte
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	SpentAt   *time.Time
+	// Replay is the child token pair sealed under a key only the holder of
+	// this token can derive; it lets a retried refresh get the same answer.
+	Replay []byte
+}
+
+// KeyState is the stage of a signing key in a rotation.
+type KeyState string
+
+const (
+	KeyNext    KeyState = "next"    // published, not yet signing
+	KeyActive  KeyState = "active"  // signs
+	KeyRetired KeyState = "retired" // published until its tokens expire
+)
+
+// SigningKey is an Ed25519 key with its private part sealed at rest.
+type SigningKey struct {
+	KID           string
+	State         KeyState
+	Public        ed25519.PublicKey
+	PrivateSealed []byte
+	CreatedAt     time.Time
+	ActivatedAt   *time.Time
+	RetiredAt     *time.Time
+	// ExpiresAt is when a retired key leaves the JWKS: after every token it
+	// signed has expired.
+	ExpiresAt *time.Time
+}
+
+// ResetToken is a single-use password reset token, stored by hash.
+type ResetToken struct {
+	ID        uuid.UUID
+	UserID    uuid.UUID
+	Hash      []byte
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    *time.Time
+}
+
+// Outcome of an audited event.
+type Outcome string
+
+const (
+	OutcomeSuccess Outcome = "success"
+	OutcomeFailure Outcome = "failure"
+)
+
+// AuditEvent is one row of the append-only audit log.
+type AuditEvent struct {
+	ID           int64
+	Time         time.Time
+	RequestID    string
+	Event        string
+	Outcome      Outcome
+	Reason       string
+	Actor        string
+	SubjectID    *uuid.UUID
+	SubjectEmail string
+	TenantID     *uuid.UUID
+	TenantSlug   string
+	SessionID    *uuid.UUID
+	ClientIP     string
+	UserAgent    string
+	ClientID     string
+}
+
+// Audit event types.
+const (
+	EventLoginSuccess    = "login_success"
+	EventLoginFailure    = "login_failure"
+	EventAccountLocked   = "account_locked"
+	EventAccountUnlocked = "account_unlocked"
+	EventRefresh         = "refresh"
+	EventRefreshFailure  = "refresh_failure"
+	EventRefreshReuse    = "refresh_reuse_detected"
+	EventLogout          = "logout"
+	EventResetInitiate   = "password_reset_initiate"
+	EventResetComplete   = "password_reset_complete"
+	EventPasswordChange  = "password_change"
+	EventRegister        = "register"
+	EventUserCreate      = "user_create"
+	EventUserSeed        = "user_seed"
+	EventUserDisable     = "user_disable"
+	EventUserEnable      = "user_enable"
+	EventSessionsRevoke  = "sessions_revoke"
+	EventTenantCreate    = "tenant_create"
+	EventTenantDisable   = "tenant_disable"
+	EventKeyRotate       = "key_rotate"
+	EventKeyCreate       = "key_create"
+	EventMailFailure     = "mail_failure"
+	EventAccessDenied    = "access_denied"
+)
+
+// Meta describes who is asking: it travels from the transport into audit rows.
+type Meta struct {
+	RequestID string
+	ClientIP  netip.Addr
+	UserAgent string
+	ClientID  string
+	// Actor names who acted when it isn't the subject, e.g. "cli" or a user id.
+	Actor string
+}
+
+func (m Meta) ip() string {
+	if !m.ClientIP.IsValid() {
+		return ""
+	}
+	return m.ClientIP.String()
+}

@@ -1,0 +1,310 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/idp-dev/idp/internal/core/token"
+)
+
+// Sessions rotates refresh tokens and revokes sessions.
+type Sessions struct{ *env }
+
+// Refresh reasons, for the audit log.
+const (
+	ReasonUnknownToken   = "unknown_token"
+	ReasonSessionRevoked = "session_revoked"
+	ReasonSessionExpired = "session_expired"
+	ReasonReuse          = "reuse_detected"
+	ReasonUserInactive   = "user_inactive"
+)
+
+func errBadGrant(reason string) *Error {
+	return &Error{Code: EDENIED, Message: "the refresh token is invalid, expired or revoked", Reason: reason}
+}
+
+// errAlreadySpent signals, inside the rotation transaction, that the token
+// was spent before: the transaction rolls back and the replay path runs.
+var errAlreadySpent = errors.New("refresh token already spent")
+
+// Refresh spends a refresh token and returns its child pair. The spend and
+// the child's insert commit together; the child pair, sealed under a key only
+// the presented token's holder can derive, commits with them, so a retry
+// inside tokens.refresh_grace (two tabs, a lost response, a crash) gets the
+// same pair back. A spent token presented later is reuse: the whole session
+// is revoked.
+func (s *Sessions) Refresh(ctx context.Context, raw string, meta Meta) (TokenResponse, error) {
+	if raw == "" {
+		return TokenResponse{}, Errorf(EINVALID, "refresh_token is required")
+	}
+	if len(raw) > 512 {
+		return s.refreshFailure(ctx, errBadGrant(ReasonUnknownToken), nil, meta)
+	}
+	if err := s.limitIP(ctx, "refresh", meta); err != nil {
+		return TokenResponse{}, err
+	}
+	hash := token.HashOpaque(raw)
+	var resp TokenResponse
+	var failed *Error
+	var subject *User
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		rt, sess, user, err := tx.SpendRefreshToken(ctx, hash, s.now())
+		if isCode(err, ENOTFOUND) {
+			return errAlreadySpent
+		}
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		subject = &user
+		switch {
+		case sess.RevokedAt != nil:
+			failed = errBadGrant(ReasonSessionRevoked)
+		case !now.Before(sess.ExpiresAt) || !now.Before(sess.IdleExpiresAt) || !now.Before(rt.ExpiresAt):
+			failed = errBadGrant(ReasonSessionExpired)
+		case user.Status != UserActive:
+			failed = errBadGrant(ReasonUserInactive)
+		case user.TenantStatus != TenantActive:
+			failed = errBadGrant(ReasonTenantDisabled)
+		}
+		if failed != nil {
+			return failed // rolls the spend back: a dead token stays as it was
+		}
+		sess.IdleExpiresAt = minTime(now.Add(s.cfg.RefreshIdleTTL), sess.ExpiresAt)
+		child, childRaw, err := newRefreshToken(&sess, &rt.ID, now)
+		if err != nil {
+			return err
+		}
+		resp, err = s.tokenResponse(user, sess, childRaw, child.ExpiresAt, now)
+		if err != nil {
+			return err
+		}
+		plain, err := json.Marshal(resp)
+		if err != nil {
+			return err
+		}
+		replay, err := token.SealForHolder(raw, plain)
+		if err != nil {
+			return err
+		}
+		if err := tx.StoreRotation(ctx, child, replay, now, sess.IdleExpiresAt); err != nil {
+			return err
+		}
+		return s.audit.record(ctx, tx, event(EventRefresh, OutcomeSuccess, "", meta).forUser(user).forSession(sess.ID))
+	})
+	switch {
+	case err == nil:
+		return resp, nil
+	case failed != nil:
+		return s.refreshFailure(ctx, failed, subject, meta)
+	case errors.Is(err, errAlreadySpent):
+		return s.replayOrReuse(ctx, raw, hash, meta)
+	default:
+		return TokenResponse{}, err
+	}
+}
+
+// replayOrReuse answers a token that is not (or no longer) unspent.
+func (s *Sessions) replayOrReuse(ctx context.Context, raw string, hash []byte, meta Meta) (TokenResponse, error) {
+	rt, sess, err := s.store.RefreshTokenByHash(ctx, hash)
+	if isCode(err, ENOTFOUND) {
+		return s.refreshFailure(ctx, errBadGrant(ReasonUnknownToken), nil, meta)
+	}
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	now := s.now()
+	if rt.SpentAt == nil {
+		// Spent by a transaction that then rolled back: the token is live
+		// again, but we don't loop; the client may simply retry.
+		return TokenResponse{}, &Error{Code: EUNAVAILABLE, Message: "refresh raced another request, retry", RetryAfter: time.Second}
+	}
+	if sess.RevokedAt != nil {
+		return s.refreshFailureSession(ctx, errBadGrant(ReasonSessionRevoked), sess, meta)
+	}
+	if now.Sub(*rt.SpentAt) <= s.cfg.RefreshGrace && rt.Replay != nil {
+		plain, err := token.OpenForHolder(raw, rt.Replay)
+		if err == nil {
+			var resp TokenResponse
+			if err := json.Unmarshal(plain, &resp); err == nil {
+				return resp, nil
+			}
+		}
+		return s.refreshFailureSession(ctx, errBadGrant(ReasonUnknownToken), sess, meta)
+	}
+	// Reuse after the grace window: someone else may hold the family.
+	var revoked int
+	err = s.store.InTx(ctx, func(tx Tx) error {
+		n, err := tx.RevokeSession(ctx, sess.ID, ReasonReuse, now)
+		if err != nil {
+			return err
+		}
+		revoked = n
+		if n == 0 {
+			return nil
+		}
+		ev := event(EventRefreshReuse, OutcomeFailure, ReasonReuse, meta).forSession(sess.ID)
+		uid, tid := sess.UserID, sess.TenantID
+		ev.SubjectID, ev.TenantID = &uid, &tid
+		return s.audit.record(ctx, tx, ev)
+	})
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	if revoked == 0 {
+		return s.refreshFailureSession(ctx, errBadGrant(ReasonSessionRevoked), sess, meta)
+	}
+	return TokenResponse{}, errBadGrant(ReasonReuse)
+}
+
+func (s *Sessions) refreshFailure(ctx context.Context, e *Error, u *User, meta Meta) (TokenResponse, error) {
+	ev := event(EventRefreshFailure, OutcomeFailure, e.Reason, meta)
+	if u != nil {
+		ev.forUser(*u)
+	}
+	s.audit.recordBestEffort(ctx, ev)
+	return TokenResponse{}, e
+}
+
+func (s *Sessions) refreshFailureSession(ctx context.Context, e *Error, sess Session, meta Meta) (TokenResponse, error) {
+	ev := event(EventRefreshFailure, OutcomeFailure, e.Reason, meta).forSession(sess.ID)
+	uid, tid := sess.UserID, sess.TenantID
+	ev.SubjectID, ev.TenantID = &uid, &tid
+	s.audit.recordBestEffort(ctx, ev)
+	return TokenResponse{}, e
+}
+
+// Logout revokes the session of a refresh token. Unknown or already revoked
+// tokens succeed too (RFC 7009): the caller's goal, a dead token, holds.
+func (s *Sessions) Logout(ctx context.Context, raw string, meta Meta) error {
+	if raw == "" {
+		return Errorf(EINVALID, "refresh_token is required")
+	}
+	if len(raw) > 512 {
+		return nil
+	}
+	_, sess, err := s.store.RefreshTokenByHash(ctx, token.HashOpaque(raw))
+	if isCode(err, ENOTFOUND) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return s.revokeSession(ctx, sess, "logout", EventLogout, meta)
+}
+
+// LogoutAll revokes every session of the caller.
+func (s *Sessions) LogoutAll(ctx context.Context, p Principal, meta Meta) error {
+	return s.store.InTx(ctx, func(tx Tx) error {
+		n, err := tx.RevokeUserSessions(ctx, p.User.ID, nil, "logout_all", s.now())
+		if err != nil {
+			return err
+		}
+		ev := event(EventLogout, OutcomeSuccess, "all", meta).forUser(p.User).forSession(p.Session.ID)
+		ev.Reason = "all:" + strconv.Itoa(n)
+		return s.audit.record(ctx, tx, ev)
+	})
+}
+
+func (s *Sessions) revokeSession(ctx context.Context, sess Session, reason, eventName string, meta Meta) error {
+	return s.store.InTx(ctx, func(tx Tx) error {
+		n, err := tx.RevokeSession(ctx, sess.ID, reason, s.now())
+		if err != nil || n == 0 {
+			return err
+		}
+		ev := event(eventName, OutcomeSuccess, reason, meta).forSession(sess.ID)
+		uid, tid := sess.UserID, sess.TenantID
+		ev.SubjectID, ev.TenantID = &uid, &tid
+		return s.audit.record(ctx, tx, ev)
+	})
+}
+
+// RevokeResult says how many sessions a revocation ended.
+type RevokeResult struct {
+	Revoked int `json:"revoked"`
+}
+
+// RevokeUser revokes every session of one user (`idp tokens revoke --email`).
+func (s *Sessions) RevokeUser(ctx context.Context, tenant, email string, meta Meta) (RevokeResult, error) {
+	var res RevokeResult
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		u, err := findUser(ctx, tx, s.tenantOrDefault(tenant), email)
+		if err != nil {
+			return err
+		}
+		res.Revoked, err = tx.RevokeUserSessions(ctx, u.ID, nil, "admin_revoke", s.now())
+		if err != nil {
+			return err
+		}
+		return s.audit.record(ctx, tx, event(EventSessionsRevoke, OutcomeSuccess, "user", meta).forUser(u))
+	})
+	return res, err
+}
+
+// RevokeSessionID revokes one session by id (`idp tokens revoke --session`).
+func (s *Sessions) RevokeSessionID(ctx context.Context, sid string, meta Meta) (RevokeResult, error) {
+	id, err := uuid.Parse(sid)
+	if err != nil {
+		return RevokeResult{}, Errorf(EINVALID, "session id %q is not a UUID", sid)
+	}
+	var res RevokeResult
+	err = s.store.InTx(ctx, func(tx Tx) error {
+		sess, err := tx.SessionByID(ctx, id)
+		if err != nil {
+			return notFoundAs(err, "session %s not found", id)
+		}
+		res.Revoked, err = tx.RevokeSession(ctx, sess.ID, "admin_revoke", s.now())
+		if err != nil {
+			return err
+		}
+		ev := event(EventSessionsRevoke, OutcomeSuccess, "session", meta).forSession(sess.ID)
+		uid, tid := sess.UserID, sess.TenantID
+		ev.SubjectID, ev.TenantID = &uid, &tid
+		return s.audit.record(ctx, tx, ev)
+	})
+	return res, err
+}
+
+// RevokeTenant revokes every session of a tenant (`idp tokens revoke --tenant T --all`).
+func (s *Sessions) RevokeTenant(ctx context.Context, slug string, meta Meta) (RevokeResult, error) {
+	var res RevokeResult
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		t, err := tx.TenantBySlug(ctx, slug)
+		if err != nil {
+			return notFoundAs(err, "tenant %q not found", slug)
+		}
+		res.Revoked, err = tx.RevokeTenantSessions(ctx, t.ID, "admin_revoke", s.now())
+		if err != nil {
+			return err
+		}
+		ev := event(EventSessionsRevoke, OutcomeSuccess, "tenant", meta)
+		ev.TenantID, ev.TenantSlug = &t.ID, t.Slug
+		return s.audit.record(ctx, tx, ev)
+	})
+	return res, err
+}
+
+func (e *env) tenantOrDefault(slug string) string {
+	if slug == "" {
+		return e.cfg.DefaultTenant
+	}
+	return slug
+}
+
+// findUser loads a user by tenant and email with an error naming both.
+func findUser(ctx context.Context, tx Tx, tenant, email string) (User, error) {
+	email = NormalizeEmail(email)
+	if _, err := tx.TenantBySlug(ctx, tenant); err != nil {
+		return User{}, notFoundAs(err, "tenant %q not found", tenant)
+	}
+	u, err := tx.UserByEmail(ctx, tenant, email)
+	if err != nil {
+		return User{}, notFoundAs(err, "no user %q in tenant %q", email, tenant)
+	}
+	return u, nil
+}

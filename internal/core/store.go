@@ -1,0 +1,153 @@
+package core
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Store is the durable state of idp (PostgreSQL in production). Every method
+// of Tx can be called on the Store directly (one statement, autocommit) or
+// inside InTx, where all calls share one transaction that commits when fn
+// returns nil and rolls back otherwise.
+//
+// Stores return *Error with ENOTFOUND for a missing row, ECONFLICT for a
+// unique violation and EUNAVAILABLE when the database can't be reached;
+// anything else is an internal error. Stores hold no business rules: which
+// user may log in, which session is alive, is decided in this package.
+type Store interface {
+	Tx
+	InTx(ctx context.Context, fn func(tx Tx) error) error
+	Ping(ctx context.Context) error
+}
+
+// Tx is the set of storage operations core needs.
+type Tx interface {
+	// Tenants.
+	CreateTenant(ctx context.Context, t *Tenant) error // fills ID, CreatedAt
+	TenantBySlug(ctx context.Context, slug string) (Tenant, error)
+	ListTenants(ctx context.Context) ([]Tenant, error)
+	SetTenantStatus(ctx context.Context, id uuid.UUID, status TenantStatus) error
+
+	// Users. Emails are passed normalized (NormalizeEmail); lookups compare
+	// case-insensitively anyway. Returned users carry tenant slug and status.
+	CreateUser(ctx context.Context, u *User) error // fills ID, CreatedAt, UpdatedAt; also writes the profile (DisplayName)
+	UserByEmail(ctx context.Context, tenantSlug, email string) (User, error)
+	UserByID(ctx context.Context, id uuid.UUID) (User, error)
+	// UserBySession loads a session with its user in one query (for /me and
+	// every bearer-authenticated request).
+	UserBySession(ctx context.Context, sessionID uuid.UUID) (User, Session, error)
+	ListUsers(ctx context.Context, tenantID *uuid.UUID) ([]User, error)
+	// SeededAdmin returns the seeded admin of a tenant, ENOTFOUND if none.
+	SeededAdmin(ctx context.Context, tenantID uuid.UUID) (User, error)
+	// HasAdmin reports whether any user of the tenant holds RoleAdmin.
+	HasAdmin(ctx context.Context, tenantID uuid.UUID) (bool, error)
+	SetUserStatus(ctx context.Context, id uuid.UUID, status UserStatus) error
+	// SetPassword stores a new hash and the one-time-password flags.
+	SetPassword(ctx context.Context, id uuid.UUID, hash string, mustChange bool, expiresAt *time.Time) error
+	// SetUserLock records a temporary lock (nil clears it) and its level.
+	SetUserLock(ctx context.Context, id uuid.UUID, lockedUntil *time.Time, level int) error
+	// RecordLogin sets last_login_at and, when newHash is not empty, replaces
+	// the password hash (cost upgrade).
+	RecordLogin(ctx context.Context, id uuid.UUID, at time.Time, newHash string) error
+
+	// Sessions and refresh tokens.
+	CreateSession(ctx context.Context, s *Session) error
+	CreateRefreshToken(ctx context.Context, t *RefreshToken) error
+	// SpendRefreshToken marks the unspent token with this hash spent at now
+	// and returns it with its session and user (one UPDATE ... RETURNING).
+	// ENOTFOUND when no unspent token has this hash.
+	SpendRefreshToken(ctx context.Context, hash []byte, now time.Time) (RefreshToken, Session, User, error)
+	// RefreshTokenByHash finds a token whatever its state, with its session.
+	RefreshTokenByHash(ctx context.Context, hash []byte) (RefreshToken, Session, error)
+	// StoreRotation, in one statement, inserts child, records the replay
+	// record on the parent and moves the session's last use and idle expiry.
+	StoreRotation(ctx context.Context, child *RefreshToken, replay []byte, usedAt, idleExpiresAt time.Time) error
+	SessionByID(ctx context.Context, id uuid.UUID) (Session, error)
+	// Revoke* mark live sessions revoked (already revoked ones keep their
+	// first reason) and return how many changed.
+	RevokeSession(ctx context.Context, id uuid.UUID, reason string, at time.Time) (int, error)
+	RevokeUserSessions(ctx context.Context, userID uuid.UUID, except *uuid.UUID, reason string, at time.Time) (int, error)
+	RevokeTenantSessions(ctx context.Context, tenantID uuid.UUID, reason string, at time.Time) (int, error)
+
+	// Signing keys.
+	// LockSigningKeys serializes key changes across processes for the rest
+	// of the transaction and returns every key.
+	LockSigningKeys(ctx context.Context) ([]SigningKey, error)
+	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
+	InsertSigningKey(ctx context.Context, k *SigningKey) error
+	UpdateSigningKey(ctx context.Context, k *SigningKey) error // state and dates
+
+	// Password reset tokens.
+	CreateResetToken(ctx context.Context, t *ResetToken) error
+	// VoidResetTokens makes every unused token of the user unusable.
+	VoidResetTokens(ctx context.Context, userID uuid.UUID, at time.Time) error
+	// UseResetToken atomically marks a live token used and returns it;
+	// ENOTFOUND when it is unknown, used, voided or expired.
+	UseResetToken(ctx context.Context, hash []byte, now time.Time) (ResetToken, error)
+
+	// Audit.
+	InsertAuditEvent(ctx context.Context, e *AuditEvent) error
+	ListAuditEvents(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+}
+
+// AuditFilter selects audit events, newest first.
+type AuditFilter struct {
+	Email    string
+	TenantID *uuid.UUID
+	Since    time.Time
+	Limit    int
+}
+
+// Limiter holds fast, rebuildable throttling state (Redis in production).
+// Losing it never unlocks an account: locks of known users also live in the
+// Store.
+type Limiter interface {
+	// ReserveAttempt atomically checks the account's lock and, when it is not
+	// locked, counts one attempt in a window of the given length. It returns
+	// the attempt's number in the window, or locked > 0 (the lock's remaining
+	// time) without counting anything.
+	ReserveAttempt(ctx context.Context, account string, window time.Duration) (attempt int, locked time.Duration, err error)
+	// ResetAttempts clears the attempt counter after a success.
+	ResetAttempts(ctx context.Context, account string) error
+	// NextLockLevel counts one more lock for the account (remembered for
+	// levelTTL) and returns how many came before this one.
+	NextLockLevel(ctx context.Context, account string, levelTTL time.Duration) (int, error)
+	// Lock locks the account for d and clears its attempt counter.
+	Lock(ctx context.Context, account string, d time.Duration) error
+	// Unlock clears lock, counter and level.
+	Unlock(ctx context.Context, account string) error
+	// Allow counts one request in a fixed window for bucket and reports
+	// whether it is within limit, or how long until the window ends.
+	Allow(ctx context.Context, bucket string, limit int, window time.Duration) (ok bool, retryAfter time.Duration, err error)
+	Ping(ctx context.Context) error
+}
+
+// KeyNotifier tells every running server that signing keys changed.
+type KeyNotifier interface {
+	PublishKeysChanged(ctx context.Context) error
+	// SubscribeKeysChanged delivers a value for each notice until ctx ends.
+	SubscribeKeysChanged(ctx context.Context) <-chan struct{}
+}
+
+// Mail is one outgoing message.
+type Mail struct {
+	To        string    `json:"to"`
+	Kind      string    `json:"kind"`
+	Subject   string    `json:"subject"`
+	URL       string    `json:"url,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Mail kinds.
+const (
+	MailPasswordReset   = "password_reset"
+	MailInvite          = "invite"
+	MailPasswordChanged = "password_changed"
+)
+
+// Mailer delivers mail. Send must return within a bounded time.
+type Mailer interface {
+	Send(ctx context.Context, m Mail) error
+}
