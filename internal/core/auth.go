@@ -227,9 +227,6 @@ func (a *Auth) Login(ctx context.Context, in LoginInput, meta Meta) (TokenRespon
 }
 
 func lockedErr(d time.Duration) *Error {
-	if d < time.Second {
-		d = time.Second
-	}
 	return &Error{Code: ETHROTTLED, Message: "too many failed attempts, try again later", Reason: ReasonLocked, RetryAfter: d}
 }
 

@@ -51,10 +51,23 @@ type Deps struct {
 	Limiter  Limiter
 	Notifier KeyNotifier
 	Mailer   Mailer
-	Hasher   *password.Hasher
+	Hasher   Credentials
 	Sealer   *token.Sealer
 	Logger   *slog.Logger
 	Now      func() time.Time
+}
+
+// Credentials checks and makes password hashes. The built-in one is
+// password.Hasher (HMAC-SHA256 with the pepper, then bcrypt); an external
+// identity provider can stand in its place behind the same API, keeping
+// lockout, sessions, tokens and audit as they are (docs/auth/idp.md).
+type Credentials interface {
+	Hash(password string) (string, error)
+	Verify(encoded, password string) bool
+	// VerifyDummy does the work of one Verify against nothing, so unknown
+	// accounts take as long as real ones.
+	VerifyDummy(password string)
+	NeedsRehash(encoded string) bool
 }
 
 // Services is the whole domain, shared by the HTTP server and the CLI.
@@ -75,7 +88,7 @@ type env struct {
 	limiter Limiter
 	notify  KeyNotifier
 	mailer  Mailer
-	hasher  *password.Hasher
+	hasher  Credentials
 	sealer  *token.Sealer
 	log     *slog.Logger
 	now     func() time.Time
@@ -192,7 +205,3 @@ func (e *env) hashPassword(ctx context.Context, pw string) (string, error) {
 
 // isCode reports whether err carries code.
 func isCode(err error, code Code) bool { return ErrorCode(err) == code }
-
-// storeErr passes core errors through and marks anything else unavailable
-// only when the store said so; other failures stay internal.
-func storeErr(err error) error { return err }

@@ -101,7 +101,7 @@ type Session struct {
 	ClientID      string
 }
 
-// ActiveAt reports whether the session can still be used at now.
+// ActiveAt reports whether the session can still be refreshed at now.
 func (s Session) ActiveAt(now time.Time) bool {
 	return s.RevokedAt == nil && now.Before(s.ExpiresAt) && now.Before(s.IdleExpiresAt)
 }

@@ -81,8 +81,3 @@ func RetryAfter(err error) time.Duration {
 	}
 	return 0
 }
-
-// unavailable wraps an infrastructure failure so callers get 503, not 500.
-func unavailable(what string, err error) *Error {
-	return &Error{Code: EUNAVAILABLE, Message: what + " is temporarily unavailable", RetryAfter: 2 * time.Second, Err: err}
-}

@@ -171,7 +171,11 @@ func (k *Keys) Watch(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-notices:
+		case _, ok := <-notices:
+			if !ok {
+				notices = nil // subscription ended with ctx; keep polling until Done
+				continue
+			}
 		case <-tick.C:
 		}
 		if err := k.Load(ctx); err != nil && ctx.Err() == nil {
@@ -293,7 +297,8 @@ func (k *Keys) Rotate(ctx context.Context, emergency bool, meta Meta) (RotateRes
 		now := k.now()
 		expires := now.Add(k.cfg.AccessTTL + k.cfg.KeyPollInterval + time.Minute)
 		if emergency {
-			expires = now
+			// Already past: the key leaves every JWKS at its next load.
+			expires = now.Add(-time.Second)
 		}
 		active.State, active.RetiredAt, active.ExpiresAt = KeyRetired, &now, &expires
 		if err := tx.UpdateSigningKey(ctx, active); err != nil {

@@ -65,7 +65,7 @@ func (s *Sessions) Refresh(ctx context.Context, raw string, meta Meta) (TokenRes
 		switch {
 		case sess.RevokedAt != nil:
 			failed = errBadGrant(ReasonSessionRevoked)
-		case !now.Before(sess.ExpiresAt) || !now.Before(sess.IdleExpiresAt) || !now.Before(rt.ExpiresAt):
+		case !sess.ActiveAt(now) || !now.Before(rt.ExpiresAt):
 			failed = errBadGrant(ReasonSessionExpired)
 		case user.Status != UserActive:
 			failed = errBadGrant(ReasonUserInactive)

@@ -1,0 +1,229 @@
+package core_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/idp-dev/idp/internal/core"
+	"github.com/idp-dev/idp/internal/core/password"
+	"github.com/idp-dev/idp/internal/core/postgres"
+	"github.com/idp-dev/idp/internal/core/redis"
+	"github.com/idp-dev/idp/internal/core/token"
+	"github.com/idp-dev/idp/internal/mail"
+	"github.com/idp-dev/idp/internal/testenv"
+)
+
+// clock is a settable time source, so expiry is tested without sleeping.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// harness is a core built on real PostgreSQL and Redis.
+type harness struct {
+	t        *testing.T
+	svcs     *core.Services
+	db       *sqlx.DB
+	redis    *testenv.Redis
+	clock    *clock
+	cfg      core.Config
+	mailPath string
+	deps     core.Deps
+	pepper   []byte
+}
+
+const testPassword = "correct horse battery staple"
+
+func testConfig() core.Config {
+	return core.Config{
+		Issuer:              "http://idp.test",
+		Audience:            "idp",
+		AccessTTL:           15 * time.Minute,
+		RefreshTTL:          720 * time.Hour,
+		RefreshIdleTTL:      168 * time.Hour,
+		RefreshGrace:        10 * time.Second,
+		MaxAttempts:         5,
+		LockDuration:        15 * time.Minute,
+		LockMaxDuration:     time.Hour,
+		IPPerMinute:         0,
+		PasswordMinLength:   12,
+		DefaultTenant:       "default",
+		SeedPasswordTTL:     24 * time.Hour,
+		ResetTTL:            30 * time.Minute,
+		MaxConcurrentHashes: 4,
+		KeyPollInterval:     100 * time.Millisecond,
+	}
+}
+
+func newHarness(t *testing.T, tweak ...func(*core.Config)) *harness {
+	t.Helper()
+	ctx := context.Background()
+	db, err := postgres.Open(ctx, testenv.Postgres(t), postgres.Options{MaxOpenConns: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	m, err := postgres.NewMigrator(db.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := testenv.StartRedis(t)
+	rc, err := redis.Open(ctx, r.URL(), redis.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rc.Close() })
+	pepper := make([]byte, 32)
+	rand.Read(pepper)
+	hasher, err := password.NewHasher(pepper, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	sealer, err := token.NewSealer(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mailPath := filepath.Join(t.TempDir(), "mail.jsonl")
+	mailer, err := mail.NewFile(mailPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig()
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	clk := &clock{now: time.Now().UTC()}
+	deps := core.Deps{
+		Store: postgres.NewStore(db), Limiter: rc, Notifier: rc, Mailer: mailer,
+		Hasher: hasher, Sealer: sealer, Now: clk.Now,
+	}
+	svcs, err := core.New(cfg, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svcs.Keys.Ensure(ctx, core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := svcs.Keys.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svcs.Tenants.Ensure(ctx, "default", core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	return &harness{t: t, svcs: svcs, db: db, redis: r, clock: clk, cfg: cfg, mailPath: mailPath, deps: deps, pepper: pepper}
+}
+
+// withCost builds a second core on the same store and Redis whose hasher
+// uses another bcrypt cost (the pepper stays).
+func (h *harness) withCost(cost int) *core.Services {
+	h.t.Helper()
+	hasher, err := password.NewHasher(h.pepper, cost)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	deps := h.deps
+	deps.Hasher = hasher
+	svcs, err := core.New(h.cfg, deps)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := svcs.Keys.Load(context.Background()); err != nil {
+		h.t.Fatal(err)
+	}
+	return svcs
+}
+
+// user creates an active user in the default tenant.
+func (h *harness) user(email string, roles ...string) core.UserView {
+	h.t.Helper()
+	v, err := h.svcs.Users.Create(context.Background(), core.CreateInput{Email: email, Password: testPassword, Roles: roles}, meta())
+	if err != nil {
+		h.t.Fatalf("create %s: %v", email, err)
+	}
+	return v
+}
+
+func (h *harness) login(email, pw string) (core.TokenResponse, error) {
+	return h.svcs.Auth.Login(context.Background(), core.LoginInput{Email: email, Password: pw}, meta())
+}
+
+func (h *harness) mustLogin(email string) core.TokenResponse {
+	h.t.Helper()
+	resp, err := h.login(email, testPassword)
+	if err != nil {
+		h.t.Fatalf("login %s: %v", email, err)
+	}
+	return resp
+}
+
+// count runs a COUNT(*) query.
+func (h *harness) count(query string, args ...any) int {
+	h.t.Helper()
+	var n int
+	if err := h.db.Get(&n, query, args...); err != nil {
+		h.t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+// mails reads the file outbox.
+func (h *harness) mails() []core.Mail {
+	h.t.Helper()
+	b, err := os.ReadFile(h.mailPath)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var out []core.Mail
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if line == "" {
+			continue
+		}
+		var m core.Mail
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			h.t.Fatalf("mail line %q: %v", line, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func meta() core.Meta {
+	return core.Meta{RequestID: "req-1", ClientIP: netip.MustParseAddr("192.0.2.10"), UserAgent: "test"}
+}
+
+func wantCode(t *testing.T, err error, code core.Code) {
+	t.Helper()
+	if got := core.ErrorCode(err); got != code {
+		t.Fatalf("error code = %q (%v), want %q", got, err, code)
+	}
+}

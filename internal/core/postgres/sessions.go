@@ -1,0 +1,216 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/idp-dev/idp/internal/core"
+)
+
+// Session and refresh token columns carry s_ and rt_ prefixes so one row
+// struct can hold them beside a user's.
+type sessionRow struct {
+	ID            uuid.UUID    `db:"s_id"`
+	UserID        uuid.UUID    `db:"s_user_id"`
+	TenantID      uuid.UUID    `db:"s_tenant_id"`
+	CreatedAt     time.Time    `db:"s_created_at"`
+	ExpiresAt     time.Time    `db:"s_expires_at"`
+	IdleExpiresAt time.Time    `db:"s_idle_expires_at"`
+	LastUsedAt    time.Time    `db:"s_last_used_at"`
+	RevokedAt     sql.NullTime `db:"s_revoked_at"`
+	RevokedReason string       `db:"s_revoked_reason"`
+	ClientIP      string       `db:"s_client_ip"`
+	UserAgent     string       `db:"s_user_agent"`
+	ClientID      string       `db:"s_client_id"`
+}
+
+const sessionCols = `s.id AS s_id, s.user_id AS s_user_id, s.tenant_id AS s_tenant_id,
+	s.created_at AS s_created_at, s.expires_at AS s_expires_at,
+	s.idle_expires_at AS s_idle_expires_at, s.last_used_at AS s_last_used_at,
+	s.revoked_at AS s_revoked_at, COALESCE(s.revoked_reason, '') AS s_revoked_reason,
+	s.client_ip AS s_client_ip, s.user_agent AS s_user_agent, s.client_id AS s_client_id`
+
+func (r sessionRow) session() core.Session {
+	return core.Session{
+		ID:            r.ID,
+		UserID:        r.UserID,
+		TenantID:      r.TenantID,
+		CreatedAt:     r.CreatedAt.UTC(),
+		ExpiresAt:     r.ExpiresAt.UTC(),
+		IdleExpiresAt: r.IdleExpiresAt.UTC(),
+		LastUsedAt:    r.LastUsedAt.UTC(),
+		RevokedAt:     timePtr(r.RevokedAt),
+		RevokedReason: r.RevokedReason,
+		ClientIP:      r.ClientIP,
+		UserAgent:     r.UserAgent,
+		ClientID:      r.ClientID,
+	}
+}
+
+type refreshRow struct {
+	ID        uuid.UUID     `db:"rt_id"`
+	SessionID uuid.UUID     `db:"rt_session_id"`
+	ParentID  uuid.NullUUID `db:"rt_parent_id"`
+	Hash      []byte        `db:"rt_token_hash"`
+	CreatedAt time.Time     `db:"rt_created_at"`
+	ExpiresAt time.Time     `db:"rt_expires_at"`
+	SpentAt   sql.NullTime  `db:"rt_spent_at"`
+	Replay    []byte        `db:"rt_replay"`
+}
+
+const refreshCols = `rt.id AS rt_id, rt.session_id AS rt_session_id, rt.parent_id AS rt_parent_id,
+	rt.token_hash AS rt_token_hash, rt.created_at AS rt_created_at,
+	rt.expires_at AS rt_expires_at, rt.spent_at AS rt_spent_at, rt.replay AS rt_replay`
+
+func (r refreshRow) token() core.RefreshToken {
+	return core.RefreshToken{
+		ID:        r.ID,
+		SessionID: r.SessionID,
+		ParentID:  uuidPtr(r.ParentID),
+		Hash:      r.Hash,
+		CreatedAt: r.CreatedAt.UTC(),
+		ExpiresAt: r.ExpiresAt.UTC(),
+		SpentAt:   timePtr(r.SpentAt),
+		Replay:    r.Replay,
+	}
+}
+
+// CreateSession inserts s, filling ID and, when zero, CreatedAt (database
+// clock) and LastUsedAt (= CreatedAt).
+func (q queries) CreateSession(ctx context.Context, s *core.Session) error {
+	fillID(&s.ID)
+	var r sessionRow
+	err := q.get(ctx, "session", &r, `
+		INSERT INTO sessions AS s (id, user_id, tenant_id, created_at, expires_at,
+			idle_expires_at, last_used_at, revoked_at, revoked_reason,
+			client_ip, user_agent, client_id)
+		VALUES ($1, $2, $3, COALESCE($4, now()), $5, $6, COALESCE($7, $4, now()),
+			$8, NULLIF($9, ''), $10, $11, $12)
+		RETURNING `+sessionCols,
+		s.ID, s.UserID, s.TenantID, nullTime(s.CreatedAt), s.ExpiresAt,
+		s.IdleExpiresAt, nullTime(s.LastUsedAt), s.RevokedAt, s.RevokedReason,
+		s.ClientIP, s.UserAgent, s.ClientID)
+	if err != nil {
+		return err
+	}
+	*s = r.session()
+	return nil
+}
+
+func (q queries) SessionByID(ctx context.Context, id uuid.UUID) (core.Session, error) {
+	var r sessionRow
+	if err := q.get(ctx, "session", &r, `SELECT `+sessionCols+` FROM sessions s WHERE s.id = $1`, id); err != nil {
+		return core.Session{}, err
+	}
+	return r.session(), nil
+}
+
+// CreateRefreshToken inserts t, filling ID and, when zero, CreatedAt.
+func (q queries) CreateRefreshToken(ctx context.Context, t *core.RefreshToken) error {
+	fillID(&t.ID)
+	var r refreshRow
+	err := q.get(ctx, "refresh token", &r, `
+		INSERT INTO refresh_tokens AS rt (id, session_id, parent_id, token_hash,
+			created_at, expires_at, spent_at, replay)
+		VALUES ($1, $2, $3, $4, COALESCE($5, now()), $6, $7, $8)
+		RETURNING `+refreshCols,
+		t.ID, t.SessionID, t.ParentID, t.Hash, nullTime(t.CreatedAt), t.ExpiresAt, t.SpentAt, t.Replay)
+	if err != nil {
+		return err
+	}
+	*t = r.token()
+	return nil
+}
+
+// SpendRefreshToken is the refresh hot path: one UPDATE marks the token spent
+// and returns it with its session and user. Under concurrency the row lock
+// makes every spender but the first see spent_at set, and so no row.
+func (q queries) SpendRefreshToken(ctx context.Context, hash []byte, now time.Time) (core.RefreshToken, core.Session, core.User, error) {
+	var r struct {
+		refreshRow
+		sessionRow
+		userRow
+	}
+	err := q.get(ctx, "refresh token", &r, `
+		UPDATE refresh_tokens rt SET spent_at = $2
+		FROM sessions s
+		JOIN users u ON u.id = s.user_id
+		JOIN tenants t ON t.id = u.tenant_id
+		WHERE rt.token_hash = $1 AND rt.spent_at IS NULL AND s.id = rt.session_id
+		RETURNING `+refreshCols+`, `+sessionCols+`, `+userColsBase+`,
+			COALESCE((SELECT p.display_name FROM user_profiles p WHERE p.user_id = u.id), '') AS display_name`,
+		hash, now)
+	if err != nil {
+		return core.RefreshToken{}, core.Session{}, core.User{}, err
+	}
+	return r.token(), r.session(), r.user(), nil
+}
+
+// RefreshTokenByHash finds a token in any state (spent, expired, of a
+// revoked session), for reuse detection and the replay grace window.
+func (q queries) RefreshTokenByHash(ctx context.Context, hash []byte) (core.RefreshToken, core.Session, error) {
+	var r struct {
+		refreshRow
+		sessionRow
+	}
+	err := q.get(ctx, "refresh token", &r, `
+		SELECT `+refreshCols+`, `+sessionCols+`
+		FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id
+		WHERE rt.token_hash = $1`, hash)
+	if err != nil {
+		return core.RefreshToken{}, core.Session{}, err
+	}
+	return r.token(), r.session(), nil
+}
+
+// StoreRotation writes a rotation in one statement: the child token, the
+// replay record on its parent and the session's new last use and idle
+// expiry. A second child for one parent violates refresh_tokens_parent_key:
+// ECONFLICT, so of two racing rotations only one commits.
+func (q queries) StoreRotation(ctx context.Context, child *core.RefreshToken, replay []byte, usedAt, idleExpiresAt time.Time) error {
+	fillID(&child.ID)
+	var createdAt time.Time
+	err := q.get(ctx, "refresh token", &createdAt, `
+		WITH child AS (
+			INSERT INTO refresh_tokens (id, session_id, parent_id, token_hash, created_at, expires_at)
+			VALUES ($1, $2, $3, $4, COALESCE($5, now()), $6)
+			RETURNING created_at
+		), parent AS (
+			UPDATE refresh_tokens SET replay = $7 WHERE id = $3
+		), sess AS (
+			UPDATE sessions SET last_used_at = $8, idle_expires_at = $9 WHERE id = $2
+		)
+		SELECT created_at FROM child`,
+		child.ID, child.SessionID, child.ParentID, child.Hash, nullTime(child.CreatedAt),
+		child.ExpiresAt, replay, usedAt, idleExpiresAt)
+	if err != nil {
+		return err
+	}
+	child.CreatedAt = createdAt.UTC()
+	return nil
+}
+
+// The Revoke* statements skip revoked sessions so the first reason stays.
+// Refresh tokens are left alone: core refuses any token of a revoked session.
+
+func (q queries) RevokeSession(ctx context.Context, id uuid.UUID, reason string, at time.Time) (int, error) {
+	return q.exec(ctx, "session", `
+		UPDATE sessions SET revoked_at = $2, revoked_reason = $3
+		WHERE id = $1 AND revoked_at IS NULL`, id, at, reason)
+}
+
+func (q queries) RevokeUserSessions(ctx context.Context, userID uuid.UUID, except *uuid.UUID, reason string, at time.Time) (int, error) {
+	return q.exec(ctx, "session", `
+		UPDATE sessions SET revoked_at = $3, revoked_reason = $4
+		WHERE user_id = $1 AND revoked_at IS NULL AND ($2::uuid IS NULL OR id <> $2)`,
+		userID, except, at, reason)
+}
+
+func (q queries) RevokeTenantSessions(ctx context.Context, tenantID uuid.UUID, reason string, at time.Time) (int, error) {
+	return q.exec(ctx, "session", `
+		UPDATE sessions SET revoked_at = $2, revoked_reason = $3
+		WHERE tenant_id = $1 AND revoked_at IS NULL`, tenantID, at, reason)
+}

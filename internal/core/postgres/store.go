@@ -1,0 +1,134 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/idp-dev/idp/internal/core"
+)
+
+// Store implements core.Store on PostgreSQL.
+//
+// The SQL lives once, on queries, which runs over any sqlx.ExtContext: the
+// pool for autocommit calls on Store, or one *sqlx.Tx inside InTx.
+type Store struct {
+	queries
+	db *sqlx.DB
+}
+
+var (
+	_ core.Store = (*Store)(nil)
+	_ core.Tx    = queries{}
+)
+
+// NewStore returns a Store over db, whose migrations must be applied.
+func NewStore(db *sqlx.DB) *Store {
+	return &Store{queries: queries{x: db}, db: db}
+}
+
+// InTx runs fn in one READ COMMITTED transaction. It commits when fn returns
+// nil and rolls back otherwise, also when fn panics or calls runtime.Goexit
+// (t.FailNow), so a connection is never left inside an open transaction.
+// fn's error is returned unchanged so a *core.Error from core passes through.
+//
+// A statement that fails inside fn aborts the transaction in PostgreSQL:
+// fn must return that error rather than carry on with tx.
+func (s *Store) InTx(ctx context.Context, fn func(tx core.Tx) error) error {
+	tx, err := s.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	if err != nil {
+		return classify(err, "transaction")
+	}
+	finished := false
+	defer func() {
+		if !finished {
+			_ = tx.Rollback()
+		}
+	}()
+	if err := fn(queries{x: tx}); err != nil {
+		finished = true
+		_ = tx.Rollback()
+		return err
+	}
+	finished = true
+	return classify(tx.Commit(), "transaction")
+}
+
+// Ping checks that the database answers (for /readyz).
+func (s *Store) Ping(ctx context.Context) error {
+	return classify(s.db.PingContext(ctx), "database")
+}
+
+// queries implements core.Tx over a pool or a transaction.
+type queries struct {
+	x sqlx.ExtContext
+}
+
+func (q queries) get(ctx context.Context, what string, dest any, query string, args ...any) error {
+	return classify(sqlx.GetContext(ctx, q.x, dest, query, args...), what)
+}
+
+func (q queries) sel(ctx context.Context, what string, dest any, query string, args ...any) error {
+	return classify(sqlx.SelectContext(ctx, q.x, dest, query, args...), what)
+}
+
+// exec runs a statement and returns how many rows it changed.
+func (q queries) exec(ctx context.Context, what, query string, args ...any) (int, error) {
+	res, err := q.x.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, classify(err, what)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, classify(err, what)
+	}
+	return int(n), nil
+}
+
+// execOne runs a statement that must change a row: none means ENOTFOUND.
+func (q queries) execOne(ctx context.Context, what, query string, args ...any) error {
+	n, err := q.exec(ctx, what, query, args...)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return classify(sql.ErrNoRows, what)
+	}
+	return nil
+}
+
+// fillID gives a new row its id in Go, so the caller has it even before the
+// INSERT returns.
+func fillID(id *uuid.UUID) {
+	if *id == uuid.Nil {
+		*id = uuid.New()
+	}
+}
+
+// nullTime makes a zero time NULL, so COALESCE($n, now()) picks the
+// database clock.
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
+
+func timePtr(t sql.NullTime) *time.Time {
+	if !t.Valid {
+		return nil
+	}
+	u := t.Time.UTC()
+	return &u
+}
+
+func uuidPtr(u uuid.NullUUID) *uuid.UUID {
+	if !u.Valid {
+		return nil
+	}
+	id := u.UUID
+	return &id
+}
