@@ -59,6 +59,7 @@ func openApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 		return nil, err
 	}
 	a := &app{cfg: cfg, log: log, db: db, store: postgres.NewStore(db)}
+	redis.RouteDriverLog(log)
 	a.redis, err = redis.Open(ctx, cfg.RedisURL, redis.Options{PoolSize: 64})
 	if err != nil {
 		a.Close()

@@ -1,7 +1,9 @@
 package redis
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"errors"
 	"runtime"
 	"slices"
@@ -823,4 +825,14 @@ func TestKeysChangedLeavesNoGoroutines(t *testing.T) {
 	eventually(t, 3*time.Second, "the subscription's goroutines to end", func() bool {
 		return runtime.NumGoroutine() <= before
 	})
+}
+
+func TestRouteDriverLog(t *testing.T) {
+	var buf bytes.Buffer
+	RouteDriverLog(slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	defer RouteDriverLog(slog.New(slog.DiscardHandler))
+	slogDriverLog{log: slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))}.Printf(context.Background(), "dial %s failed", "127.0.0.1:1")
+	if !strings.Contains(buf.String(), "dial 127.0.0.1:1 failed") {
+		t.Fatalf("log = %q", buf.String())
+	}
 }
