@@ -5,7 +5,7 @@ GO ?= go
 PKG := ./...
 BIN := bin/idp
 COVER_MIN := 90
-STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2025.1.1
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: build dev test test-go lint depcheck cover bench fuzz clean
 

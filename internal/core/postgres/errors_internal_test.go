@@ -14,13 +14,14 @@ import (
 	"time"
 
 	"github.com/lib/pq"
+	"github.com/lib/pq/pqerror"
 
 	"github.com/idp-dev/idp/internal/core"
 )
 
 func TestClassify(t *testing.T) {
 	pqErr := func(code string) error {
-		return fmt.Errorf("wrapped: %w", &pq.Error{Code: pq.ErrorCode(code), Message: "secret SQL detail"})
+		return fmt.Errorf("wrapped: %w", &pq.Error{Code: pqerror.Code(code), Message: "secret SQL detail"})
 	}
 	for _, tc := range []struct {
 		name string

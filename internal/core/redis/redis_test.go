@@ -3,8 +3,8 @@ package redis
 import (
 	"bytes"
 	"context"
-	"log/slog"
 	"errors"
+	"log/slog"
 	"runtime"
 	"slices"
 	"strconv"

@@ -1,0 +1,319 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/idp-dev/idp/internal/core"
+	"github.com/idp-dev/idp/internal/core/password"
+	"github.com/idp-dev/idp/internal/core/postgres"
+	"github.com/idp-dev/idp/internal/core/redis"
+	"github.com/idp-dev/idp/internal/core/token"
+	"github.com/idp-dev/idp/internal/server"
+	"github.com/idp-dev/idp/internal/testenv"
+)
+
+// Accounts every test server starts with, in the default tenant.
+const (
+	testTenant    = "default"
+	testAdmin     = "admin@example.com" // role admin
+	testUser      = "user@example.com"  // no roles
+	testPassword  = "correct horse battery staple"
+	testAudience  = "idp"
+	testAccessTTL = 15 * time.Minute
+)
+
+// testEnv is a running API on real PostgreSQL and Redis.
+type testEnv struct {
+	TS       *httptest.Server
+	Services *core.Services
+	Server   *server.Server
+	Store    *postgres.Store
+	Redis    *testenv.Redis
+	Mail     *mailbox
+	Logs     *syncBuffer // JSON log lines of the server and core
+}
+
+// newTestServer starts the API on a fresh database and Redis with the test
+// accounts created; everything is torn down when the test ends.
+func newTestServer(t testing.TB) (*httptest.Server, *core.Services) {
+	t.Helper()
+	env := newTestEnv(t, nil)
+	return env.TS, env.Services
+}
+
+// newTestEnv is newTestServer with access to the pieces, and a hook to
+// adjust the core config and server options before anything is built.
+func newTestEnv(t testing.TB, adjust func(*core.Config, *server.Options)) *testEnv {
+	t.Helper()
+	ctx := context.Background()
+
+	db, err := postgres.Open(ctx, testenv.Postgres(t), postgres.Options{MaxOpenConns: 20, ConnectTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatalf("postgres.Open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	m, err := postgres.NewMigrator(db.DB)
+	if err != nil {
+		t.Fatalf("NewMigrator: %v", err)
+	}
+	if _, err := m.Up(ctx); err != nil {
+		t.Fatalf("migrate up: %v", err)
+	}
+	store := postgres.NewStore(db)
+
+	rs := testenv.StartRedis(t)
+	rc, err := redis.Open(ctx, rs.URL(), redis.Options{})
+	if err != nil {
+		t.Fatalf("redis.Open: %v", err)
+	}
+	t.Cleanup(func() { _ = rc.Close() })
+
+	hasher, err := password.NewHasher(bytes.Repeat([]byte("p"), 32), 4)
+	if err != nil {
+		t.Fatalf("NewHasher: %v", err)
+	}
+	sealer, err := token.NewSealer(bytes.Repeat([]byte("k"), 32))
+	if err != nil {
+		t.Fatalf("NewSealer: %v", err)
+	}
+
+	// The listener exists before the services so the issuer (the iss claim
+	// and the discovery links) is the address the tests talk to.
+	ts := httptest.NewUnstartedServer(nil)
+	issuer := "http://" + ts.Listener.Addr().String()
+
+	logs := &syncBuffer{}
+	logger := slog.New(server.NewLogHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	cfg := core.Config{
+		Issuer:              issuer,
+		Audience:            testAudience,
+		AccessTTL:           testAccessTTL,
+		RefreshTTL:          720 * time.Hour,
+		RefreshIdleTTL:      168 * time.Hour,
+		RefreshGrace:        10 * time.Second,
+		MaxAttempts:         5,
+		LockDuration:        15 * time.Minute,
+		LockMaxDuration:     time.Hour,
+		IPPerMinute:         0,
+		PasswordMinLength:   12,
+		DefaultTenant:       testTenant,
+		SeedPasswordTTL:     24 * time.Hour,
+		ResetTTL:            30 * time.Minute,
+		MaxConcurrentHashes: 4,
+	}
+	opts := server.Options{
+		Logger: logger,
+		Issuer: issuer,
+		Ready: func(ctx context.Context) error {
+			if err := store.Ping(ctx); err != nil {
+				return err
+			}
+			return rc.Ping(ctx)
+		},
+		JWKSMaxAge:     5 * time.Minute,
+		RequestTimeout: 10 * time.Second,
+	}
+	if adjust != nil {
+		adjust(&cfg, &opts)
+	}
+	mail := &mailbox{}
+	svcs, err := core.New(cfg, core.Deps{
+		Store: store, Limiter: rc, Notifier: rc, Mailer: mail,
+		Hasher: hasher, Sealer: sealer, Logger: logger,
+	})
+	if err != nil {
+		t.Fatalf("core.New: %v", err)
+	}
+	meta := core.Meta{Actor: "test"}
+	if err := svcs.Keys.Ensure(ctx, meta); err != nil {
+		t.Fatalf("Keys.Ensure: %v", err)
+	}
+	if err := svcs.Keys.Load(ctx); err != nil {
+		t.Fatalf("Keys.Load: %v", err)
+	}
+	if _, err := svcs.Tenants.Ensure(ctx, testTenant, meta); err != nil {
+		t.Fatalf("Tenants.Ensure: %v", err)
+	}
+	for _, u := range []core.CreateInput{
+		{Tenant: testTenant, Email: testAdmin, Roles: []string{core.RoleAdmin}, Password: testPassword},
+		{Tenant: testTenant, Email: testUser, Password: testPassword},
+	} {
+		if _, err := svcs.Users.Create(ctx, u, meta); err != nil {
+			t.Fatalf("Users.Create(%s): %v", u.Email, err)
+		}
+	}
+
+	opts.Services = svcs
+	srv := server.New(opts)
+	ts.Config = srv.HTTPServer()
+	ts.Start()
+	t.Cleanup(ts.Close)
+	return &testEnv{TS: ts, Services: svcs, Server: srv, Store: store, Redis: rs, Mail: mail, Logs: logs}
+}
+
+// mailbox is a core.Mailer that keeps what it is given.
+type mailbox struct {
+	mu   sync.Mutex
+	sent []core.Mail
+}
+
+func (m *mailbox) Send(_ context.Context, msg core.Mail) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sent = append(m.sent, msg)
+	return nil
+}
+
+// Last returns the newest mail of kind to the address.
+func (m *mailbox) Last(to, kind string) (core.Mail, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := len(m.sent) - 1; i >= 0; i-- {
+		if m.sent[i].To == to && m.sent[i].Kind == kind {
+			return m.sent[i], true
+		}
+	}
+	return core.Mail{}, false
+}
+
+// syncBuffer collects log output written from many goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Lines decodes every JSON log line.
+func (b *syncBuffer) Lines(t testing.TB) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for line := range strings.SplitSeq(strings.TrimSpace(b.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line is not JSON: %q", line)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// response is a finished HTTP exchange with its body read.
+type response struct {
+	*http.Response
+	Body []byte
+}
+
+// JSON decodes the body into a map.
+func (r response) JSON(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		t.Fatalf("body %q is not a JSON object: %v", r.Body, err)
+	}
+	return m
+}
+
+// do sends a request to ts. body may be nil, a string (sent as is) or any
+// value (sent as JSON); headers are name/value pairs. Without a
+// Content-Type header a non-nil body is sent as application/json.
+func do(t testing.TB, ts *httptest.Server, method, path string, body any, headers ...string) response {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, ts.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := ts.Client().Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read body: %v", method, path, err)
+	}
+	return response{Response: resp, Body: b}
+}
+
+// wantStatus fails the test unless r has status.
+func wantStatus(t testing.TB, r response, status int) {
+	t.Helper()
+	if r.StatusCode != status {
+		t.Fatalf("%s %s: status %d, want %d; body %s", r.Request.Method, r.Request.URL.Path, r.StatusCode, status, r.Body)
+	}
+}
+
+// wantError checks an error response: status, error code and the JSON
+// error shape of CONTRACT 3.
+func wantError(t testing.TB, r response, status int, code string) map[string]any {
+	t.Helper()
+	wantStatus(t, r, status)
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+		t.Fatalf("Content-Type %q, want application/json", ct)
+	}
+	m := r.JSON(t)
+	if m["error"] != code {
+		t.Fatalf("error %v, want %q; body %s", m["error"], code, r.Body)
+	}
+	if d, ok := m["error_description"].(string); !ok || d == "" {
+		t.Fatalf("error_description missing; body %s", r.Body)
+	}
+	return m
+}
+
+// login gets a token pair for email with the test password.
+func login(t testing.TB, ts *httptest.Server, email string) core.TokenResponse {
+	t.Helper()
+	r := do(t, ts, "POST", "/api/v1/auth/token", map[string]string{"email": email, "password": testPassword})
+	wantStatus(t, r, http.StatusOK)
+	var tr core.TokenResponse
+	if err := json.Unmarshal(r.Body, &tr); err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+func bearer(tok string) string { return "Bearer " + tok }

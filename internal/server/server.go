@@ -1,0 +1,130 @@
+// Package server is the HTTP face of idp: the JSON API of CONTRACT section 3
+// on top of the core services. It translates requests into core calls and
+// core error codes into responses; it holds no business rules.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/idp-dev/idp/internal/core"
+)
+
+// Options configure a Server.
+type Options struct {
+	Services *core.Services
+	Logger   *slog.Logger
+	// Issuer is the public base URL; discovery links are built from it.
+	Issuer string
+	// TrustedProxies are the peers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// Ready reports whether Postgres and Redis answer; /readyz calls it
+	// with a 1 s timeout. Nil means always ready.
+	Ready func(ctx context.Context) error
+	// JWKSMaxAge is the Cache-Control max-age of JWKS and discovery;
+	// zero means 5 minutes.
+	JWKSMaxAge time.Duration
+	// RequestTimeout bounds each request's context; zero means 10 seconds.
+	RequestTimeout time.Duration
+}
+
+// Server serves the API.
+type Server struct {
+	opts      Options
+	svc       *core.Services
+	log       *slog.Logger
+	mux       *http.ServeMux
+	handler   http.Handler
+	discovery staticDoc
+	hsts      bool
+}
+
+// HTTP server limits. MaxHeaderBytes is above 1 MB on purpose: a 1 MB
+// bearer header must reach the handler and get a quick 401 invalid_token
+// (the verifier refuses anything over 8 KiB before parsing) instead of a
+// bare 431 that clients don't expect from an API.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 15 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 120 * time.Second
+	maxHeaderBytes    = 3 << 19 // 1.5 MiB
+	readyTimeout      = time.Second
+)
+
+// New builds a Server. It does no I/O.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.JWKSMaxAge <= 0 {
+		opts.JWKSMaxAge = 5 * time.Minute
+	}
+	if opts.RequestTimeout <= 0 {
+		opts.RequestTimeout = 10 * time.Second
+	}
+	opts.Issuer = strings.TrimRight(opts.Issuer, "/")
+	s := &Server{
+		opts: opts,
+		svc:  opts.Services,
+		log:  slog.New(NewLogHandler(opts.Logger.Handler())),
+		hsts: strings.HasPrefix(strings.ToLower(opts.Issuer), "https://"),
+	}
+	s.discovery = newStaticDoc(discoveryDocument(opts.Issuer))
+	s.mux = http.NewServeMux()
+	s.routes()
+	s.handler = s.observe(s.secure(http.HandlerFunc(s.dispatch)))
+	return s
+}
+
+// Handler is the whole API with its middleware.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// HTTPServer returns an http.Server serving Handler with the server's
+// timeouts and header limit, for callers that run the listener themselves
+// (tests use it with httptest.Server).
+func (s *Server) HTTPServer() *http.Server {
+	return &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+}
+
+// Serve serves on l until ctx ends, then stops accepting and drains
+// in-flight requests for up to grace; it returns nil after a clean drain.
+// Requests are not cancelled when ctx ends: their contexts don't derive
+// from it, which is what lets them finish.
+func (s *Server) Serve(ctx context.Context, l net.Listener, grace time.Duration) error {
+	hs := s.HTTPServer()
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(l) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down: draining in-flight requests", "grace", grace)
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	if err != nil {
+		_ = hs.Close()
+		return fmt.Errorf("drain: %w", err)
+	}
+	return nil
+}
