@@ -162,7 +162,27 @@ func (g *globals) withApp(ctx context.Context, fn func(a *app) error) error {
 		return err
 	}
 	defer a.Close()
+	if err := requireMigrated(ctx, a); err != nil {
+		return err
+	}
 	return fn(a)
+}
+
+// requireMigrated refuses to work on an old schema: queries against it fail
+// with driver errors that don't tell the operator what to do.
+func requireMigrated(ctx context.Context, a *app) error {
+	m, err := postgres.NewMigrator(a.db.DB)
+	if err != nil {
+		return err
+	}
+	pending, err := m.Pending(ctx)
+	if err != nil {
+		return err
+	}
+	if pending > 0 {
+		return &exitError{code: ExitRefused, err: fmt.Errorf("%d database migration(s) pending: run `idp migrate up` first", pending)}
+	}
+	return nil
 }
 
 // cliMeta marks audit rows written by admin commands.

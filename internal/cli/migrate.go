@@ -10,10 +10,7 @@ import (
 )
 
 func newMigrateCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "migrate",
-		Short: "Apply, roll back or list database migrations",
-	}
+	cmd := group("migrate", "Apply, roll back or list database migrations")
 	var steps int
 	up := &cobra.Command{
 		Use:   "up",
@@ -39,14 +36,18 @@ func newMigrateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			// Signing keys are part of a usable schema: create them here so
-			// the first servers never race to do it.
+			// Signing keys and the default tenant are part of a usable
+			// schema: create them here so the first servers never race to do
+			// it, and `idp users create` works without naming a tenant.
 			a, err := openApp(ctx, cfg, newLogger(g.stderr, "warn"))
 			if err != nil {
 				return err
 			}
 			defer a.Close()
 			if err := a.svcs.Keys.Ensure(ctx, cliMeta()); err != nil {
+				return err
+			}
+			if _, err := a.svcs.Tenants.Ensure(ctx, cfg.DefaultTenant, cliMeta()); err != nil {
 				return err
 			}
 			return g.print(map[string]any{"applied": applied}, func(p *printer) {

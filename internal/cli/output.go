@@ -97,3 +97,6 @@ func ts(t *time.Time) string {
 	}
 	return t.UTC().Format(time.RFC3339)
 }
+
+// tsAt formats a required time for tables.
+func tsAt(t time.Time) string { return ts(&t) }

@@ -93,6 +93,23 @@ func newRoot(g *globals) *cobra.Command {
 	return root
 }
 
+// group is a command that only holds subcommands. Cobra would print help
+// and exit 0 for `idp users bogus`; a typo must fail with a usage error
+// instead, so scripts notice.
+func group(use, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageErr("unknown command %q for %q (see %s --help)", args[0], cmd.CommandPath(), cmd.CommandPath())
+			}
+			return cmd.Help()
+		},
+	}
+}
+
 // extraCommands lets the admin command files register themselves.
 var extraCommands []func(*globals) *cobra.Command
 

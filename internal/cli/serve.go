@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/idp-dev/idp/internal/core/postgres"
 	"github.com/idp-dev/idp/internal/server"
 )
 
@@ -29,16 +28,8 @@ func newServeCmd(g *globals) *cobra.Command {
 			}
 			defer a.Close()
 
-			m, err := postgres.NewMigrator(a.db.DB)
-			if err != nil {
+			if err := requireMigrated(ctx, a); err != nil {
 				return err
-			}
-			pending, err := m.Pending(ctx)
-			if err != nil {
-				return err
-			}
-			if pending > 0 {
-				return &exitError{code: ExitRefused, err: fmt.Errorf("%d database migration(s) pending: run `idp migrate up` first", pending)}
 			}
 			if err := a.svcs.Keys.Ensure(ctx, cliMeta()); err != nil {
 				return err
