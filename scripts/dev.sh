@@ -19,11 +19,24 @@ export IDP_KEYS_ENCRYPTION_KEY=${IDP_KEYS_ENCRYPTION_KEY:-$(head -c 32 /dev/uran
 export IDP_SECURITY_BCRYPT_COST=${IDP_SECURITY_BCRYPT_COST:-10}
 export IDP_MAIL_FILE_PATH=${IDP_MAIL_FILE_PATH:-var/mail.jsonl}
 
+# Everything an admin command needs to reach this dev server, for
+# `set -a; . var/dev.env; set +a` in another shell. Development only.
+umask 077
+cat >var/dev.env <<ENV
+IDP_DATABASE_URL=$IDP_DATABASE_URL
+IDP_REDIS_URL=$IDP_REDIS_URL
+IDP_SECURITY_PEPPER=$IDP_SECURITY_PEPPER
+IDP_KEYS_ENCRYPTION_KEY=$IDP_KEYS_ENCRYPTION_KEY
+IDP_SECURITY_BCRYPT_COST=$IDP_SECURITY_BCRYPT_COST
+IDP_MAIL_FILE_PATH=$IDP_MAIL_FILE_PATH
+ENV
+
 bin/idp migrate up
 bin/idp users seed --email "${IDP_DEV_ADMIN:-admin@example.com}"
 echo
 echo "Postgres: $IDP_DATABASE_URL"
 echo "Redis:    $IDP_REDIS_URL"
 echo "Mail:     $IDP_MAIL_FILE_PATH"
+echo "Admin commands in another shell: set -a; . var/dev.env; set +a; bin/idp users list"
 echo "Serving on http://${IDP_HTTP_ADDR:-127.0.0.1:8080} (Ctrl-C to stop)"
 bin/idp serve
