@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"time"
 
@@ -21,7 +22,9 @@ func newServeCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			log := newLogger(g.stderr, cfg.LogLevel)
+			// Every line logged while serving a request, core's included,
+			// carries that request's id.
+			log := slog.New(server.NewLogHandler(newLogger(g.stderr, cfg.LogLevel).Handler()))
 			a, err := openApp(ctx, cfg, log)
 			if err != nil {
 				return err
@@ -44,13 +47,14 @@ func newServeCmd(g *globals) *cobra.Command {
 				return fmt.Errorf("listen on http.addr %s: %w", cfg.HTTPAddr, err)
 			}
 			srv := server.New(server.Options{
-				Services:       a.svcs,
-				Logger:         log,
-				Issuer:         cfg.Issuer,
-				TrustedProxies: cfg.TrustedProxies,
-				Ready:          a.ready,
-				JWKSMaxAge:     5 * time.Minute,
-				RequestTimeout: 10 * time.Second,
+				Services:          a.svcs,
+				Logger:            log,
+				Issuer:            cfg.Issuer,
+				TrustedProxies:    cfg.TrustedProxies,
+				Ready:             a.ready,
+				JWKSMaxAge:        5 * time.Minute,
+				RequestTimeout:    10 * time.Second,
+				PasswordMinLength: cfg.PasswordMinLength,
 			})
 			log.Info("idp serving", "addr", l.Addr().String(), "issuer", cfg.Issuer, "kid", a.svcs.Keys.ActiveKID(), "version", Version)
 			err = srv.Serve(ctx, l, cfg.HTTPShutdownGrace)

@@ -33,6 +33,8 @@ type Options struct {
 	JWKSMaxAge time.Duration
 	// RequestTimeout bounds each request's context; zero means 10 seconds.
 	RequestTimeout time.Duration
+	// PasswordMinLength is shown on the hosted reset page.
+	PasswordMinLength int
 }
 
 // Server serves the API.
