@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/idp-dev/idp/internal/core"
 	"github.com/idp-dev/idp/internal/core/password"
 	"github.com/idp-dev/idp/internal/core/postgres"
@@ -32,6 +34,10 @@ const (
 	testAccessTTL = 15 * time.Minute
 )
 
+// testEncryptionKey is keys.encryption_key of every test server, so a test
+// can open the sealed signing keys and mint tokens the server will trust.
+var testEncryptionKey = bytes.Repeat([]byte("k"), 32)
+
 // testEnv is a running API on real PostgreSQL and Redis.
 type testEnv struct {
 	TS       *httptest.Server
@@ -41,6 +47,28 @@ type testEnv struct {
 	Redis    *testenv.Redis
 	Mail     *mailbox
 	Logs     *syncBuffer // JSON log lines of the server and core
+	DB       *sqlx.DB    // the test database, for checks in SQL
+	Clock    *testClock  // core's clock; Advance moves it forward
+}
+
+// testClock is the clock core reads (core.Deps.Now): real time plus an
+// offset, so tests can jump past a TTL instead of sleeping.
+type testClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+// Advance moves core's clock forward by d.
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
 }
 
 // newTestServer starts the API on a fresh database and Redis with the test
@@ -82,7 +110,7 @@ func newTestEnv(t testing.TB, adjust func(*core.Config, *server.Options)) *testE
 	if err != nil {
 		t.Fatalf("NewHasher: %v", err)
 	}
-	sealer, err := token.NewSealer(bytes.Repeat([]byte("k"), 32))
+	sealer, err := token.NewSealer(testEncryptionKey)
 	if err != nil {
 		t.Fatalf("NewSealer: %v", err)
 	}
@@ -127,9 +155,10 @@ func newTestEnv(t testing.TB, adjust func(*core.Config, *server.Options)) *testE
 		adjust(&cfg, &opts)
 	}
 	mail := &mailbox{}
+	clock := &testClock{}
 	svcs, err := core.New(cfg, core.Deps{
 		Store: store, Limiter: rc, Notifier: rc, Mailer: mail,
-		Hasher: hasher, Sealer: sealer, Logger: logger,
+		Hasher: hasher, Sealer: sealer, Logger: logger, Now: clock.Now,
 	})
 	if err != nil {
 		t.Fatalf("core.New: %v", err)
@@ -158,7 +187,7 @@ func newTestEnv(t testing.TB, adjust func(*core.Config, *server.Options)) *testE
 	ts.Config = srv.HTTPServer()
 	ts.Start()
 	t.Cleanup(ts.Close)
-	return &testEnv{TS: ts, Services: svcs, Server: srv, Store: store, Redis: rs, Mail: mail, Logs: logs}
+	return &testEnv{TS: ts, Services: svcs, Server: srv, Store: store, Redis: rs, Mail: mail, Logs: logs, DB: db, Clock: clock}
 }
 
 // mailbox is a core.Mailer that keeps what it is given.
