@@ -92,6 +92,9 @@ func (r *Resets) Complete(ctx context.Context, raw, newPassword string, meta Met
 	if len(newPassword) > 1024 {
 		return Errorf(EINVALID, "password is longer than 1024 bytes")
 	}
+	if err := r.limitIP(ctx, "reset", meta); err != nil {
+		return err
+	}
 	if len(raw) > 512 {
 		return errBadResetToken
 	}
