@@ -122,6 +122,7 @@ func (a *Auth) Login(ctx context.Context, in LoginInput, meta Meta) (TokenRespon
 	case err == nil:
 		user = &u
 	case !isCode(err, ENOTFOUND):
+		a.releaseAttempt(ctx, account)
 		return TokenResponse{}, err
 	}
 	now := a.now()
@@ -170,6 +171,7 @@ func (a *Auth) Login(ctx context.Context, in LoginInput, meta Meta) (TokenRespon
 		}
 	})
 	if err != nil {
+		a.releaseAttempt(ctx, account) // no slot: nothing was verified
 		return TokenResponse{}, err
 	}
 	if !ok {
@@ -224,6 +226,14 @@ func (a *Auth) Login(ctx context.Context, in LoginInput, meta Meta) (TokenRespon
 		return TokenResponse{}, err
 	}
 	return resp, nil
+}
+
+// releaseAttempt returns an attempt that verified nothing; failing to is
+// only logged, the caller's answer is already decided.
+func (a *Auth) releaseAttempt(ctx context.Context, account string) {
+	if err := a.limiter.ReleaseAttempt(ctx, account); err != nil {
+		a.log.WarnContext(ctx, "release login attempt failed", "err", err)
+	}
 }
 
 func lockedErr(d time.Duration) *Error {

@@ -109,6 +109,10 @@ type Limiter interface {
 	// the attempt's number in the window, or locked > 0 (the lock's remaining
 	// time) without counting anything.
 	ReserveAttempt(ctx context.Context, account string, window time.Duration) (attempt int, locked time.Duration, err error)
+	// ReleaseAttempt gives back an attempt that verified nothing (the
+	// database or the hashing queue failed), so outages don't count
+	// against the user.
+	ReleaseAttempt(ctx context.Context, account string) error
 	// ResetAttempts clears the attempt counter after a success.
 	ResetAttempts(ctx context.Context, account string) error
 	// NextLockLevel counts one more lock for the account (remembered for

@@ -40,6 +40,17 @@ redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return n - 1
 `)
 
+// Giving an attempt back never takes the counter below zero nor creates it.
+//
+// KEYS[1] counter.
+var releaseScript = goredis.NewScript(`
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n > 0 then
+  return redis.call('DECR', KEYS[1])
+end
+return 0
+`)
+
 // A lock and a stale counter must not coexist: the first attempt after the
 // lock would otherwise resume the old count and lock again at once.
 //
@@ -80,6 +91,14 @@ func (c *Client) ReserveAttempt(ctx context.Context, account string, window time
 // ResetAttempts implements core.Limiter.
 func (c *Client) ResetAttempts(ctx context.Context, account string) error {
 	if err := c.rdb.Del(ctx, keysFor(account).counter).Err(); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// ReleaseAttempt implements core.Limiter.
+func (c *Client) ReleaseAttempt(ctx context.Context, account string) error {
+	if err := releaseScript.Run(ctx, c.rdb, []string{keysFor(account).counter}).Err(); err != nil {
 		return unavailable(err)
 	}
 	return nil

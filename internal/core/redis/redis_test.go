@@ -836,3 +836,33 @@ func TestRouteDriverLog(t *testing.T) {
 		t.Fatalf("log = %q", buf.String())
 	}
 }
+
+func TestReleaseAttempt(t *testing.T) {
+	r := testenv.StartRedis(t)
+	c, err := Open(context.Background(), r.URL(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	// Releasing on an account with no counter creates nothing.
+	if err := c.ReleaseAttempt(ctx, "acct"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if _, _, err := c.ReserveAttempt(ctx, "acct", time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.ReleaseAttempt(ctx, "acct"); err != nil {
+		t.Fatal(err)
+	}
+	n, _, err := c.ReserveAttempt(ctx, "acct", time.Minute)
+	if err != nil || n != 3 {
+		t.Fatalf("after 3 reserved and 1 released, the next attempt is %d (%v), want 3", n, err)
+	}
+	r.Stop()
+	if err := c.ReleaseAttempt(ctx, "acct"); core.ErrorCode(err) != core.EUNAVAILABLE {
+		t.Fatalf("release with Redis down: %v", err)
+	}
+}
