@@ -230,7 +230,7 @@ func (a *Auth) Login(ctx context.Context, in LoginInput, meta Meta) (TokenRespon
 
 // releaseAttempt returns an attempt that verified nothing; failing to is
 // only logged, the caller's answer is already decided.
-func (a *Auth) releaseAttempt(ctx context.Context, account string) {
+func (a *env) releaseAttempt(ctx context.Context, account string) {
 	if err := a.limiter.ReleaseAttempt(ctx, account); err != nil {
 		a.log.WarnContext(ctx, "release login attempt failed", "err", err)
 	}
@@ -253,7 +253,7 @@ func (e *env) lockDuration(level int) time.Duration {
 }
 
 // lock locks an account in Redis and, for a real user, in the store too.
-func (a *Auth) lock(ctx context.Context, account string, user *User, tenant, email string, meta Meta) {
+func (a *env) lock(ctx context.Context, account string, user *User, tenant, email string, meta Meta) {
 	level, err := a.limiter.NextLockLevel(ctx, account, a.cfg.LockLevelTTL)
 	if err != nil {
 		level = 0

@@ -133,9 +133,11 @@ func New(cfg Config, deps Deps) (*Services, error) {
 		hasher:  deps.Hasher,
 		sealer:  deps.Sealer,
 		log:     deps.Logger,
-		now:     func() time.Time { return deps.Now().UTC() },
-		hashes:  make(chan struct{}, cfg.MaxConcurrentHashes),
-		policy:  password.Policy{MinLength: cfg.PasswordMinLength},
+		// Microseconds, as PostgreSQL stores them: a time read back equals
+		// the one written, so durations computed from both agree.
+		now:    func() time.Time { return deps.Now().UTC().Truncate(time.Microsecond) },
+		hashes: make(chan struct{}, cfg.MaxConcurrentHashes),
+		policy: password.Policy{MinLength: cfg.PasswordMinLength},
 	}
 	e.audit = &Audit{env: e}
 	e.keys = &Keys{env: e}

@@ -148,9 +148,7 @@ func (s *Sessions) replayOrReuse(ctx context.Context, raw string, hash []byte, m
 		if n == 0 {
 			return nil
 		}
-		ev := event(EventRefreshReuse, OutcomeFailure, ReasonReuse, meta).forSession(sess.ID)
-		uid, tid := sess.UserID, sess.TenantID
-		ev.SubjectID, ev.TenantID = &uid, &tid
+		ev := s.sessionEvent(ctx, tx, event(EventRefreshReuse, OutcomeFailure, ReasonReuse, meta), sess)
 		return s.audit.record(ctx, tx, ev)
 	})
 	if err != nil {
@@ -172,9 +170,7 @@ func (s *Sessions) refreshFailure(ctx context.Context, e *Error, u *User, meta M
 }
 
 func (s *Sessions) refreshFailureSession(ctx context.Context, e *Error, sess Session, meta Meta) (TokenResponse, error) {
-	ev := event(EventRefreshFailure, OutcomeFailure, e.Reason, meta).forSession(sess.ID)
-	uid, tid := sess.UserID, sess.TenantID
-	ev.SubjectID, ev.TenantID = &uid, &tid
+	ev := s.sessionEvent(ctx, s.store, event(EventRefreshFailure, OutcomeFailure, e.Reason, meta), sess)
 	s.audit.recordBestEffort(ctx, ev)
 	return TokenResponse{}, e
 }
@@ -217,9 +213,7 @@ func (s *Sessions) revokeSession(ctx context.Context, sess Session, reason, even
 		if err != nil || n == 0 {
 			return err
 		}
-		ev := event(eventName, OutcomeSuccess, reason, meta).forSession(sess.ID)
-		uid, tid := sess.UserID, sess.TenantID
-		ev.SubjectID, ev.TenantID = &uid, &tid
+		ev := s.sessionEvent(ctx, tx, event(eventName, OutcomeSuccess, reason, meta), sess)
 		return s.audit.record(ctx, tx, ev)
 	})
 }
@@ -262,9 +256,7 @@ func (s *Sessions) RevokeSessionID(ctx context.Context, sid string, meta Meta) (
 		if err != nil {
 			return err
 		}
-		ev := event(EventSessionsRevoke, OutcomeSuccess, "session", meta).forSession(sess.ID)
-		uid, tid := sess.UserID, sess.TenantID
-		ev.SubjectID, ev.TenantID = &uid, &tid
+		ev := s.sessionEvent(ctx, tx, event(EventSessionsRevoke, OutcomeSuccess, "session", meta), sess)
 		return s.audit.record(ctx, tx, ev)
 	})
 	return res, err
@@ -287,6 +279,18 @@ func (s *Sessions) RevokeTenant(ctx context.Context, slug string, meta Meta) (Re
 		return s.audit.record(ctx, tx, ev)
 	})
 	return res, err
+}
+
+// sessionEvent names the session's user in ev, email and tenant included,
+// so `idp audit list --email` finds events that start from a session.
+func (e *env) sessionEvent(ctx context.Context, q Tx, ev *AuditEvent, sess Session) *AuditEvent {
+	if u, err := q.UserByID(ctx, sess.UserID); err == nil {
+		ev.forUser(u)
+	} else {
+		uid, tid := sess.UserID, sess.TenantID
+		ev.SubjectID, ev.TenantID = &uid, &tid
+	}
+	return ev.forSession(sess.ID)
 }
 
 func (e *env) tenantOrDefault(slug string) string {

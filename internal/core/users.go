@@ -373,7 +373,10 @@ func (us *Users) List(ctx context.Context, tenant string) ([]UserView, error) {
 }
 
 // ChangePassword replaces the caller's password after checking the current
-// one, revokes every other session and mails a notice.
+// one, revokes every other session and mails a notice. Checking the current
+// password is a verification like a login: it counts against the account's
+// attempts and locks it the same way, so a stolen access token is no
+// unthrottled way to guess the password.
 func (us *Users) ChangePassword(ctx context.Context, p Principal, current, next string, meta Meta) error {
 	if current == "" || next == "" {
 		return Errorf(EINVALID, "current_password and new_password are required")
@@ -384,21 +387,49 @@ func (us *Users) ChangePassword(ctx context.Context, p Principal, current, next 
 	if err := us.checkPassword(next, p.User.Email, p.User.TenantSlug); err != nil {
 		return err
 	}
+	deny := func(e *Error) error {
+		ev := event(EventPasswordChange, OutcomeFailure, e.Reason, meta).forUser(p.User).forSession(p.Session.ID)
+		us.audit.recordBestEffort(ctx, ev)
+		return e
+	}
+	account := accountKey(p.User.TenantSlug, p.User.Email)
+	attempt, locked, err := us.limiter.ReserveAttempt(ctx, account, us.cfg.LockDuration)
+	if err != nil {
+		return err
+	}
+	now := us.now()
+	switch {
+	case locked > 0:
+		return deny(lockedErr(locked))
+	case attempt > us.cfg.MaxAttempts:
+		return deny(lockedErr(us.cfg.LockDuration))
+	case p.User.LockedAt(now):
+		return deny(lockedErr(p.User.LockedUntil.Sub(now)))
+	}
 	var ok bool
 	var hash string
 	var hashErr error
-	err := us.withHashSlot(ctx, func() {
+	err = us.withHashSlot(ctx, func() {
 		if ok = us.hasher.Verify(p.User.PasswordHash, current); ok {
 			hash, hashErr = us.hasher.Hash(next)
 		}
 	})
 	if err != nil {
+		us.releaseAttempt(ctx, account)
 		return err
 	}
 	if !ok {
-		ev := event(EventPasswordChange, OutcomeFailure, ReasonBadPassword, meta).forUser(p.User).forSession(p.Session.ID)
-		us.audit.recordBestEffort(ctx, ev)
-		return &Error{Code: EDENIED, Message: "the current password is wrong", Reason: ReasonBadPassword}
+		if attempt >= us.cfg.MaxAttempts {
+			us.lock(ctx, account, &p.User, p.User.TenantSlug, p.User.Email, meta)
+		}
+		return deny(&Error{Code: EDENIED, Message: "the current password is wrong", Reason: ReasonBadPassword})
+	}
+	if p.User.PasswordExpiresAt != nil && !now.Before(*p.User.PasswordExpiresAt) {
+		// An expired one-time password proves nothing any more.
+		return deny(&Error{Code: EDENIED, Message: "the current password is wrong", Reason: ReasonPasswordExpire})
+	}
+	if err := us.limiter.ResetAttempts(ctx, account); err != nil {
+		us.log.WarnContext(ctx, "reset attempt counter failed", "err", err)
 	}
 	if hashErr != nil {
 		return &Error{Code: EINTERNAL, Message: "could not hash password", Err: hashErr}

@@ -71,16 +71,9 @@ func (c *testClock) Advance(d time.Duration) {
 	c.offset += d
 }
 
-// newTestServer starts the API on a fresh database and Redis with the test
-// accounts created; everything is torn down when the test ends.
-func newTestServer(t testing.TB) (*httptest.Server, *core.Services) {
-	t.Helper()
-	env := newTestEnv(t, nil)
-	return env.TS, env.Services
-}
-
-// newTestEnv is newTestServer with access to the pieces, and a hook to
-// adjust the core config and server options before anything is built.
+// newTestEnv starts the API on a fresh database and Redis with the test
+// accounts created, torn down when the test ends; adjust may change the
+// core config and server options before anything is built.
 func newTestEnv(t testing.TB, adjust func(*core.Config, *server.Options)) *testEnv {
 	t.Helper()
 	ctx := context.Background()

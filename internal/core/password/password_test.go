@@ -257,20 +257,21 @@ func TestPolicyCheck(t *testing.T) {
 		{"1025 bytes containing email and tenant", 12, strings.Repeat("alice acme ", 94)[:1025], email, tenant, "too_long"},
 		{"1025 bytes below a huge minimum", 2000, strings.Repeat("x", 1025), email, tenant, "too_long"},
 		{"1025 bytes multibyte", 12, strings.Repeat("é", 512) + "x", email, tenant, "too_long"},
-		{"1024 bytes", 12, strings.Repeat("x", 1024), email, tenant, ""},
-		{"1024 bytes multibyte", 12, strings.Repeat("é", 512), email, tenant, ""},
+		{"1024 bytes", 12, strings.Repeat("xk7q", 256), email, tenant, ""},
+		{"1024 bytes multibyte", 12, strings.Repeat("éü", 256), email, tenant, ""},
 		{"11 runes", 12, "zq8-vh2-mw7", email, tenant, RuleMinLength},
 		{"12 runes", 12, "zq8-vh2-mw7p", email, tenant, ""},
 		{"empty", 12, "", email, tenant, RuleMinLength},
 		{"empty with zero minimum", 0, "", email, tenant, ""},
 		{"11 multibyte runes", 12, strings.Repeat("ぱ", 11), email, tenant, RuleMinLength},
-		{"12 multibyte runes", 12, strings.Repeat("ぱ", 12), email, tenant, ""},
+		{"12 multibyte runes", 12, strings.Repeat("ぱすわ", 4), email, tenant, ""},
 		{"12 bytes of emoji are 3 runes", 4, "🔑🔒🚪", email, tenant, RuleMinLength},
 		{"invalid UTF-8, 11 bytes", 12, strings.Repeat("\xff", 11), email, tenant, RuleMinLength},
-		{"invalid UTF-8, 12 bytes", 12, strings.Repeat("\xff", 12), email, tenant, ""},
+		{"invalid UTF-8, 12 bytes", 12, strings.Repeat("\xffa\xfez", 3), email, tenant, ""},
 		{"spaces", 12, "correct horse battery staple", email, tenant, ""},
 		{"leading and trailing spaces", 12, "  zq8 vh2 mw7  ", email, tenant, ""},
-		{"only spaces", 12, strings.Repeat(" ", 12), email, tenant, ""},
+		{"spaces inside", 12, "  lots   of   space  ", email, tenant, ""},
+		{"only spaces", 12, strings.Repeat(" ", 12), email, tenant, RuleCommon},
 		{"common", 12, "1qaz2wsx3edc", email, tenant, RuleCommon},
 		{"common upper case", 12, "1QAZ2WSX3EDC", email, tenant, RuleCommon},
 		{"common mixed case", 12, "QwErTy123456", email, tenant, RuleCommon},
@@ -343,10 +344,10 @@ func TestIsCommon(t *testing.T) {
 		{"1qaz2wsx3edc", true},
 		{"leavemealone", true},
 		{"finalfantasy", true},
-		{"qqqqqq1", true}, // the 10,000th entry
-		{"password1234", false},
+		{"qqqqqq1", true},      // the 10,000th entry
+		{"password1234", true}, // a listed password padded with digits
 		{"", false},
-		{" password", false},
+		{" password", true}, // padded with a space
 		{"zq8-vh2-mw7p", false},
 		{"# zxcvbn is distributed under the MIT License, reproduced here:", false},
 		{"#", false},
@@ -463,5 +464,37 @@ func TestGenerateRetries(t *testing.T) {
 	}
 	if got == first || strings.Contains(strings.ToLower(got), strings.ToLower(slug)) {
 		t.Errorf("GenerateFor = %q; first attempt was %q, slug %q", got, first, slug)
+	}
+}
+
+func TestIsCommonCatchesLongVariations(t *testing.T) {
+	tests := []struct {
+		pw   string
+		want bool
+	}{
+		{"password1234", true},
+		{"Password2024!", true},
+		{"!!iloveyou2024", true},
+		{"aaaaaaaaaaaa", true},
+		{"ZZZZZZZZZZZZZZ", true},
+		{"123456789012", true},
+		{"987654321098", true},
+		{"abcdefghijklm", true},
+		{"qwertyuiopas", true},
+		{"lkjhgfdsapoiuy", true}, // the keyboard backwards
+		{"zebra crossing at noon", false},
+		{"1qaz2wsx3edc", true},
+		{"correct horse battery staple", false},
+		{"password is not my password", false},
+		{"my dog ate 12 bananas", false},
+		{"abc", false},
+	}
+	for _, tc := range tests {
+		if got := IsCommon(tc.pw); got != tc.want {
+			t.Errorf("IsCommon(%q) = %v, want %v", tc.pw, got, tc.want)
+		}
+	}
+	if err := (Policy{MinLength: 12}).Check("password1234", "a@b.c", "t"); err == nil {
+		t.Fatal("password1234 passes the policy")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -98,9 +99,60 @@ var commonSet = sync.OnceValue(func() map[string]struct{} {
 	return set
 })
 
-// IsCommon reports whether password, ignoring case, is in the embedded list
-// of common passwords.
+// IsCommon reports whether password is a common password or an obvious
+// variation of one. The list holds few entries as long as the minimum
+// length, so long passwords are also refused when they are a listed
+// password padded with digits or symbols ("password1234", "!!iloveyou2024"),
+// one character repeated, or a run of the keyboard or the alphabet.
 func IsCommon(password string) bool {
-	_, ok := commonSet()[strings.ToLower(password)]
-	return ok
+	lower := strings.ToLower(password)
+	set := commonSet()
+	if _, ok := set[lower]; ok {
+		return true
+	}
+	core := strings.TrimFunc(lower, func(r rune) bool { return !unicode.IsLetter(r) })
+	if core != lower && utf8.RuneCountInString(core) >= 4 {
+		if _, ok := set[core]; ok {
+			return true
+		}
+	}
+	return isMonotone(lower) || isSequence(lower)
+}
+
+// isMonotone reports one character repeated, "aaaaaaaaaaaa".
+func isMonotone(s string) bool {
+	if utf8.RuneCountInString(s) < 4 {
+		return false
+	}
+	first, _ := utf8.DecodeRuneInString(s)
+	return strings.Trim(s, string(first)) == ""
+}
+
+// runs are strings whose consecutive slices make weak passwords.
+var runs = []string{
+	"abcdefghijklmnopqrstuvwxyz",
+	"01234567890123456789",
+	"qwertyuiopasdfghjklzxcvbnm",
+	"1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p",
+}
+
+// isSequence reports a password that is one slice of a run, forwards or
+// backwards, possibly repeated: "123456789012", "abcdefghijkl", "qwertyuiopas".
+func isSequence(s string) bool {
+	if len(s) < 4 {
+		return false
+	}
+	rev := []rune(s)
+	for i, j := 0, len(rev)-1; i < j; i, j = i+1, j-1 {
+		rev[i], rev[j] = rev[j], rev[i]
+	}
+	for _, cand := range []string{s, string(rev)} {
+		for _, run := range runs {
+			// A run repeated covers passwords that wrap around it.
+			if strings.Contains(strings.Repeat(run, 1+len(cand)/len(run)+1), cand) {
+				return true
+			}
+		}
+	}
+	return false
 }
