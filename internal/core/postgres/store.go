@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -20,6 +21,43 @@ type Store struct {
 	db *sqlx.DB
 }
 
+// stmtCache prepares each distinct query once on the pool; database/sql
+// then prepares it on each connection the first time it runs there and
+// reuses it. Without it lib/pq sends every query unprepared, and PostgreSQL
+// spends most of a /me or refresh planning and parsing (profiled with
+// perf; docs/capacity.md). The set of queries is fixed by this package's
+// code, so the cache stays small.
+type stmtCache struct {
+	db *sqlx.DB
+	mu sync.Mutex
+	m  map[string]*sqlx.Stmt
+}
+
+// cached returns the statement if it is prepared already.
+func (c *stmtCache) cached(query string) *sqlx.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[query]
+}
+
+func (c *stmtCache) get(ctx context.Context, query string) (*sqlx.Stmt, error) {
+	if st := c.cached(query); st != nil {
+		return st, nil
+	}
+	st, err := c.db.PreparexContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if first := c.m[query]; first != nil {
+		_ = st.Close()
+		return first, nil
+	}
+	c.m[query] = st
+	return st, nil
+}
+
 var (
 	_ core.Store = (*Store)(nil)
 	_ core.Tx    = queries{}
@@ -27,7 +65,8 @@ var (
 
 // NewStore returns a Store over db, whose migrations must be applied.
 func NewStore(db *sqlx.DB) *Store {
-	return &Store{queries: queries{x: db}, db: db}
+	cache := &stmtCache{db: db, m: map[string]*sqlx.Stmt{}}
+	return &Store{queries: queries{x: db, cache: cache}, db: db}
 }
 
 // InTx runs fn in one READ COMMITTED transaction. It commits when fn returns
@@ -48,7 +87,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tx core.Tx) error) error {
 			_ = tx.Rollback()
 		}
 	}()
-	if err := fn(queries{x: tx}); err != nil {
+	if err := fn(queries{x: tx, cache: s.cache, tx: tx}); err != nil {
 		finished = true
 		_ = tx.Rollback()
 		return err
@@ -64,20 +103,66 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // queries implements core.Tx over a pool or a transaction.
 type queries struct {
-	x sqlx.ExtContext
+	x     sqlx.ExtContext
+	cache *stmtCache
+	tx    *sqlx.Tx // set inside InTx
+}
+
+// prepared returns query prepared for this pool or transaction, or nil
+// when it can't be prepared (the caller then sends it unprepared, and gets
+// the same error, if any, from the database).
+func (q queries) prepared(ctx context.Context, query string) *sqlx.Stmt {
+	if q.cache == nil {
+		return nil
+	}
+	if q.tx != nil {
+		// Preparing on the pool here would take a second connection while
+		// the transaction holds one: with every connection in a
+		// transaction, they would all wait for each other. Run this one
+		// unprepared and prepare it on the pool in the background instead.
+		st := q.cache.cached(query)
+		if st == nil {
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				_, _ = q.cache.get(ctx, query)
+			}()
+			return nil
+		}
+		return q.tx.StmtxContext(ctx, st)
+	}
+	st, err := q.cache.get(ctx, query)
+	if err != nil {
+		return nil
+	}
+	return st
 }
 
 func (q queries) get(ctx context.Context, what string, dest any, query string, args ...any) error {
+	if st := q.prepared(ctx, query); st != nil {
+		return classify(st.GetContext(ctx, dest, args...), what)
+	}
 	return classify(sqlx.GetContext(ctx, q.x, dest, query, args...), what)
 }
 
 func (q queries) sel(ctx context.Context, what string, dest any, query string, args ...any) error {
+	if st := q.prepared(ctx, query); st != nil {
+		return classify(st.SelectContext(ctx, dest, args...), what)
+	}
 	return classify(sqlx.SelectContext(ctx, q.x, dest, query, args...), what)
 }
 
 // exec runs a statement and returns how many rows it changed.
 func (q queries) exec(ctx context.Context, what, query string, args ...any) (int, error) {
-	res, err := q.x.ExecContext(ctx, query, args...)
+	var (
+		res sql.Result
+		err error
+	)
+	if st := q.prepared(ctx, query); st != nil {
+		res, err = st.ExecContext(ctx, args...)
+	} else {
+		res, err = q.x.ExecContext(ctx, query, args...)
+	}
 	if err != nil {
 		return 0, classify(err, what)
 	}
