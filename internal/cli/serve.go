@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -25,6 +26,7 @@ func newServeCmd(g *globals) *cobra.Command {
 			// Every line logged while serving a request, core's included,
 			// carries that request's id.
 			log := slog.New(server.NewLogHandler(newLogger(g.stderr, cfg.LogLevel).Handler()))
+			reserveSchedulerThread(cfg.MaxConcurrentHashes, g.getenv, log)
 			a, err := openApp(ctx, cfg, log)
 			if err != nil {
 				return err
@@ -61,5 +63,21 @@ func newServeCmd(g *globals) *cobra.Command {
 			log.Info("idp stopped")
 			return err
 		},
+	}
+}
+
+// reserveSchedulerThread keeps one Go thread free of bcrypt. With as many
+// threads as hashing slots, a login flood keeps every thread hashing and a
+// /me or /refresh waits for Go's 10 ms preemption several times: the bench
+// measured /me p99 14.6x its idle value at GOMAXPROCS 2, 4.9x at 3 and 4.2x
+// at 4, for 1-4 % of login throughput (docs/capacity.md). An operator's
+// GOMAXPROCS wins.
+func reserveSchedulerThread(hashSlots int, getenv func(string) string, log *slog.Logger) {
+	if getenv("GOMAXPROCS") != "" {
+		return
+	}
+	if procs := runtime.GOMAXPROCS(0); procs <= hashSlots {
+		runtime.GOMAXPROCS(hashSlots + 1)
+		log.Info("GOMAXPROCS raised above the hashing slots", "gomaxprocs", hashSlots+1, "hash_slots", hashSlots)
 	}
 }
