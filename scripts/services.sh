@@ -108,6 +108,8 @@ stop() {
 		if [[ -d $pgdata ]]; then
 			as_pg "$pgbin/pg_ctl" -D "$pgdata" -m immediate -w stop >/dev/null 2>&1 || true
 			rm -rf "$pgdata" "$pgdata.log"
+			# The /tmp fallback of start lives outside DIR: remove it too.
+			case $pgdata in "$dir"/*) ;; *) rm -rf "$(dirname "$pgdata")" ;; esac
 		fi
 	fi
 	rm -rf "$dir"
