@@ -141,8 +141,8 @@ func newRawChain(ctx context.Context, store *postgres.Store, user core.User) (*r
 }
 
 // rotate runs the statements the server's refresh runs (core.Sessions.
-// Refresh), in one transaction: spend the token, store the child with the
-// replay record and the session's new idle expiry, write the audit row.
+// Refresh), in one transaction: spend the token, then store the child with
+// the replay record, the session's new idle expiry and the audit row.
 // What the server does besides (signing, sealing, HTTP, JSON) is the
 // overhead the S3 ratio measures.
 func (c *rawChain) rotate(ctx context.Context, store *postgres.Store, replay []byte) error {
@@ -160,12 +160,9 @@ func (c *rawChain) rotate(ctx context.Context, store *postgres.Store, replay []b
 		raw, _ := token.NewOpaque()
 		parent := rt.ID
 		child = &core.RefreshToken{ID: uuid.New(), SessionID: sess.ID, ParentID: &parent, Hash: token.HashOpaque(raw), CreatedAt: now, ExpiresAt: idle}
-		if err := tx.StoreRotation(ctx, child, replay, now, idle); err != nil {
-			return err
-		}
 		uid, tid, sid := user.ID, user.TenantID, sess.ID
-		return tx.InsertAuditEvent(ctx, &core.AuditEvent{
-			Event: core.EventRefresh, Outcome: core.OutcomeSuccess, RequestID: uuid.NewString(),
+		return tx.StoreRotation(ctx, child, replay, now, idle, &core.AuditEvent{
+			Time: now, Event: core.EventRefresh, Outcome: core.OutcomeSuccess, RequestID: uuid.NewString(),
 			ClientIP: "127.0.0.1", UserAgent: "Go-http-client/1.1",
 			SubjectID: &uid, SubjectEmail: user.Email, TenantID: &tid, TenantSlug: user.TenantSlug, SessionID: &sid,
 		})

@@ -74,6 +74,12 @@ func (a *Audit) record(ctx context.Context, tx Tx, ev *AuditEvent) error {
 	if tx == nil {
 		tx = a.store
 	}
+	return tx.InsertAuditEvent(ctx, a.prepare(ev))
+}
+
+// prepare stamps ev and escapes what came from the network, for a store
+// call that writes it.
+func (a *Audit) prepare(ev *AuditEvent) *AuditEvent {
 	ev.Time = a.now()
 	ev.SubjectEmail = Escape(ev.SubjectEmail)
 	ev.UserAgent = Escape(truncate(ev.UserAgent, 512))
@@ -81,7 +87,7 @@ func (a *Audit) record(ctx context.Context, tx Tx, ev *AuditEvent) error {
 	ev.RequestID = Escape(truncate(ev.RequestID, 128))
 	ev.TenantSlug = Escape(ev.TenantSlug)
 	ev.Actor = Escape(ev.Actor)
-	return tx.InsertAuditEvent(ctx, ev)
+	return ev
 }
 
 // recordBestEffort writes an event outside any transaction; a failure is

@@ -92,10 +92,8 @@ func (s *Sessions) Refresh(ctx context.Context, raw string, meta Meta) (TokenRes
 		if err != nil {
 			return err
 		}
-		if err := tx.StoreRotation(ctx, child, replay, now, sess.IdleExpiresAt); err != nil {
-			return err
-		}
-		return s.audit.record(ctx, tx, event(EventRefresh, OutcomeSuccess, "", meta).forUser(user).forSession(sess.ID))
+		ev := s.audit.prepare(event(EventRefresh, OutcomeSuccess, "", meta).forUser(user).forSession(sess.ID))
+		return tx.StoreRotation(ctx, child, replay, now, sess.IdleExpiresAt, ev)
 	})
 	switch {
 	case err == nil:

@@ -62,8 +62,10 @@ type Tx interface {
 	// RefreshTokenByHash finds a token whatever its state, with its session.
 	RefreshTokenByHash(ctx context.Context, hash []byte) (RefreshToken, Session, error)
 	// StoreRotation, in one statement, inserts child, records the replay
-	// record on the parent and moves the session's last use and idle expiry.
-	StoreRotation(ctx context.Context, child *RefreshToken, replay []byte, usedAt, idleExpiresAt time.Time) error
+	// record on the parent, moves the session's last use and idle expiry
+	// and appends ev to the audit log: with SpendRefreshToken, a refresh is
+	// two statements in one transaction.
+	StoreRotation(ctx context.Context, child *RefreshToken, replay []byte, usedAt, idleExpiresAt time.Time, ev *AuditEvent) error
 	SessionByID(ctx context.Context, id uuid.UUID) (Session, error)
 	// Revoke* mark live sessions revoked (already revoked ones keep their
 	// first reason) and return how many changed.

@@ -167,13 +167,18 @@ func (q queries) RefreshTokenByHash(ctx context.Context, hash []byte) (core.Refr
 }
 
 // StoreRotation writes a rotation in one statement: the child token, the
-// replay record on its parent and the session's new last use and idle
-// expiry. A second child for one parent violates refresh_tokens_parent_key:
-// ECONFLICT, so of two racing rotations only one commits.
-func (q queries) StoreRotation(ctx context.Context, child *core.RefreshToken, replay []byte, usedAt, idleExpiresAt time.Time) error {
+// replay record on its parent, the session's new last use and idle expiry,
+// and the audit row. A second child for one parent violates
+// refresh_tokens_parent_key: ECONFLICT, so of two racing rotations only one
+// commits, and its audit row with it.
+func (q queries) StoreRotation(ctx context.Context, child *core.RefreshToken, replay []byte, usedAt, idleExpiresAt time.Time, e *core.AuditEvent) error {
 	fillID(&child.ID)
-	var createdAt time.Time
-	err := q.get(ctx, "refresh token", &createdAt, `
+	var r struct {
+		CreatedAt time.Time `db:"created_at"`
+		EventID   int64     `db:"event_id"`
+		EventTime time.Time `db:"occurred_at"`
+	}
+	err := q.get(ctx, "refresh token", &r, `
 		WITH child AS (
 			INSERT INTO refresh_tokens (id, session_id, parent_id, token_hash, created_at, expires_at)
 			VALUES ($1, $2, $3, $4, COALESCE($5, now()), $6)
@@ -182,14 +187,24 @@ func (q queries) StoreRotation(ctx context.Context, child *core.RefreshToken, re
 			UPDATE refresh_tokens SET replay = $7 WHERE id = $3
 		), sess AS (
 			UPDATE sessions SET last_used_at = $8, idle_expires_at = $9 WHERE id = $2
+		), audit AS (
+			INSERT INTO user_login_events (occurred_at, request_id, event, outcome, reason, actor,
+				subject_id, subject_email, tenant_id, tenant_slug, session_id,
+				client_ip, user_agent, client_id)
+			VALUES (COALESCE($10, now()), $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
+			RETURNING id, occurred_at
 		)
-		SELECT created_at FROM child`,
+		SELECT child.created_at, audit.id AS event_id, audit.occurred_at FROM child, audit`,
 		child.ID, child.SessionID, child.ParentID, child.Hash, nullTime(child.CreatedAt),
-		child.ExpiresAt, replay, usedAt, idleExpiresAt)
+		child.ExpiresAt, replay, usedAt, idleExpiresAt,
+		nullTime(e.Time), e.RequestID, e.Event, string(e.Outcome), e.Reason, e.Actor,
+		e.SubjectID, e.SubjectEmail, e.TenantID, e.TenantSlug, e.SessionID,
+		e.ClientIP, e.UserAgent, e.ClientID)
 	if err != nil {
 		return err
 	}
-	child.CreatedAt = createdAt.UTC()
+	child.CreatedAt = r.CreatedAt.UTC()
+	e.ID, e.Time = r.EventID, r.EventTime.UTC()
 	return nil
 }
 

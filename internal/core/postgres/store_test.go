@@ -487,9 +487,15 @@ func TestRefreshTokens(t *testing.T) {
 
 	// Rotation: child stored, replay on the parent, session moved.
 	child := core.RefreshToken{SessionID: se.ID, ParentID: &r0.ID, Hash: hash("r1"), ExpiresAt: at(600)}
-	ok(t, s.StoreRotation(ctx, &child, []byte("sealed pair"), at(3), at(63)))
-	if child.ID == uuid.Nil || child.CreatedAt.IsZero() {
-		t.Fatalf("StoreRotation filled %+v", child)
+	rotEvent := &core.AuditEvent{Event: core.EventRefresh, Outcome: core.OutcomeSuccess, SessionID: &se.ID, SubjectEmail: "x@y.z"}
+	ok(t, s.StoreRotation(ctx, &child, []byte("sealed pair"), at(3), at(63), rotEvent))
+	if child.ID == uuid.Nil || child.CreatedAt.IsZero() || rotEvent.ID == 0 || rotEvent.Time.IsZero() {
+		t.Fatalf("StoreRotation filled %+v and %+v", child, rotEvent)
+	}
+	events, err := s.ListAuditEvents(ctx, core.AuditFilter{Email: "x@y.z", Limit: 10})
+	ok(t, err)
+	if len(events) != 1 || events[0].Event != core.EventRefresh || *events[0].SessionID != se.ID {
+		t.Fatalf("rotation audit rows = %+v", events)
 	}
 	parent, _, err := s.RefreshTokenByHash(ctx, hash("r0"))
 	ok(t, err)
@@ -509,7 +515,7 @@ func TestRefreshTokens(t *testing.T) {
 	// The family never branches: a second child of r0 conflicts and changes
 	// nothing (the statement is atomic).
 	second := core.RefreshToken{SessionID: se.ID, ParentID: &r0.ID, Hash: hash("r1b"), ExpiresAt: at(600), CreatedAt: at(4)}
-	err = s.StoreRotation(ctx, &second, []byte("other pair"), at(4), at(64))
+	err = s.StoreRotation(ctx, &second, []byte("other pair"), at(4), at(64), &core.AuditEvent{Event: core.EventRefresh, Outcome: core.OutcomeSuccess, SubjectEmail: "x@y.z"})
 	wantCode(t, err, core.ECONFLICT)
 	parent, gs, err = s.RefreshTokenByHash(ctx, hash("r0"))
 	ok(t, err)
@@ -518,10 +524,13 @@ func TestRefreshTokens(t *testing.T) {
 	}
 	_, _, err = s.RefreshTokenByHash(ctx, hash("r1b"))
 	wantCode(t, err, core.ENOTFOUND)
+	if events, _ := s.ListAuditEvents(ctx, core.AuditFilter{Email: "x@y.z", Limit: 10}); len(events) != 1 {
+		t.Fatalf("a failed rotation wrote an audit row: %d rows", len(events))
+	}
 
 	// A rotation naming an unknown session breaks a foreign key.
 	orphan := core.RefreshToken{SessionID: uuid.New(), ParentID: &child.ID, Hash: hash("r2"), ExpiresAt: at(600)}
-	wantCode(t, s.StoreRotation(ctx, &orphan, nil, at(4), at(64)), core.EINVALID)
+	wantCode(t, s.StoreRotation(ctx, &orphan, nil, at(4), at(64), &core.AuditEvent{Event: core.EventRefresh, Outcome: core.OutcomeSuccess}), core.EINVALID)
 
 	// A token created with every field set keeps them.
 	full := core.RefreshToken{ID: uuid.New(), SessionID: se.ID, Hash: hash("full"), CreatedAt: at(0),
@@ -1108,7 +1117,7 @@ func TestUnavailableEveryMethod(t *testing.T) {
 	collect("CreateRefreshToken", s.CreateRefreshToken(ctx, &core.RefreshToken{}))
 	_, _, err = s.RefreshTokenByHash(ctx, hash("x"))
 	collect("RefreshTokenByHash", err)
-	collect("StoreRotation", s.StoreRotation(ctx, &core.RefreshToken{}, nil, at(0), at(0)))
+	collect("StoreRotation", s.StoreRotation(ctx, &core.RefreshToken{}, nil, at(0), at(0), &core.AuditEvent{}))
 	_, err = s.SessionByID(ctx, id)
 	collect("SessionByID", err)
 	_, err = s.RevokeUserSessions(ctx, id, nil, "x", at(0))
