@@ -132,14 +132,21 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
 		if err := s.svc.Sessions.LogoutAll(r.Context(), p, meta); err != nil {
 			return err
 		}
-		w.WriteHeader(http.StatusNoContent)
+		loggedOut(w)
 		return nil
 	}
 	if err := s.svc.Sessions.Logout(r.Context(), req.RefreshToken, meta); err != nil {
 		return err
 	}
-	w.WriteHeader(http.StatusNoContent)
+	loggedOut(w)
 	return nil
+}
+
+// loggedOut answers a logout. Clear-Site-Data tells a browser to drop this
+// origin's cookies too, for clients that keep tokens there.
+func loggedOut(w http.ResponseWriter) {
+	w.Header().Set("Clear-Site-Data", `"cookies"`)
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // handleMe doubles as the OIDC UserInfo endpoint. A seeded admin who must

@@ -150,6 +150,9 @@ func TestSmoke(t *testing.T) {
 
 		r = do(t, ts, "POST", "/api/v1/auth/logout", map[string]string{"refresh_token": child.RefreshToken})
 		wantStatus(t, r, http.StatusNoContent)
+		if got := r.Header.Get("Clear-Site-Data"); got != `"cookies"` {
+			t.Errorf("logout Clear-Site-Data = %q", got)
+		}
 		r = do(t, ts, "POST", "/api/v1/auth/refresh", map[string]string{"refresh_token": child.RefreshToken})
 		wantError(t, r, http.StatusBadRequest, "invalid_grant")
 		wantNoStore(t, r)
@@ -163,6 +166,9 @@ func TestSmoke(t *testing.T) {
 		wantError(t, r, http.StatusUnauthorized, "invalid_token")
 		r = do(t, ts, "POST", "/api/v1/auth/logout", map[string]any{"all": true}, "Authorization", bearer(a.AccessToken))
 		wantStatus(t, r, http.StatusNoContent)
+		if got := r.Header.Get("Clear-Site-Data"); got != `"cookies"` {
+			t.Errorf("logout all Clear-Site-Data = %q", got)
+		}
 		for _, tr := range []core.TokenResponse{a, b} {
 			r = do(t, ts, "POST", "/api/v1/auth/refresh", map[string]string{"refresh_token": tr.RefreshToken})
 			wantError(t, r, http.StatusBadRequest, "invalid_grant")
