@@ -169,11 +169,13 @@ func TestLockoutCountsConcurrentAttemptsExactly(t *testing.T) {
 func TestLockEscalationIsCapped(t *testing.T) {
 	h := newHarness(t, func(c *core.Config) {
 		c.MaxAttempts = 1
-		c.LockDuration = 200 * time.Millisecond
-		c.LockMaxDuration = 500 * time.Millisecond
+		// Long enough that a login under a loaded CI machine still lands
+		// inside the lock; Redis locks run on real time.
+		c.LockDuration = 600 * time.Millisecond
+		c.LockMaxDuration = 1500 * time.Millisecond
 	})
 	u := h.user("dave@example.com")
-	want := []time.Duration{200 * time.Millisecond, 400 * time.Millisecond, 500 * time.Millisecond, 500 * time.Millisecond}
+	want := []time.Duration{600 * time.Millisecond, 1200 * time.Millisecond, 1500 * time.Millisecond, 1500 * time.Millisecond}
 	for i, d := range want {
 		_, err := h.login("dave@example.com", "wrong wrong wrong")
 		wantCode(t, err, core.EDENIED)
