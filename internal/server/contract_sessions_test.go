@@ -434,6 +434,13 @@ func TestContractNoPlaintextSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	secrets = append(secrets, seed.Password)
+	// Server-side secrets: the pepper, the key-encryption key and the
+	// private signing keys.
+	secrets = append(secrets, string(testPepper), string(testEncryptionKey))
+	for _, state := range []core.KeyState{core.KeyActive, core.KeyNext} {
+		_, priv := signingKey(t, env, state)
+		secrets = append(secrets, string(priv.Seed()))
+	}
 
 	dump := strings.ToLower(dumpDatabase(t, env))
 	if len(dump) < 1000 {
