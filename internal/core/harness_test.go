@@ -2,7 +2,6 @@ package core_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"net/netip"
 	"os"
@@ -15,10 +14,8 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/idp-dev/idp/internal/core"
+	"github.com/idp-dev/idp/internal/core/coretest"
 	"github.com/idp-dev/idp/internal/core/password"
-	"github.com/idp-dev/idp/internal/core/postgres"
-	"github.com/idp-dev/idp/internal/core/redis"
-	"github.com/idp-dev/idp/internal/core/token"
 	"github.com/idp-dev/idp/internal/mail"
 	"github.com/idp-dev/idp/internal/testenv"
 )
@@ -56,88 +53,21 @@ type harness struct {
 
 const testPassword = "correct horse battery staple"
 
-func testConfig() core.Config {
-	return core.Config{
-		Issuer:              "http://idp.test",
-		Audience:            "idp",
-		AccessTTL:           15 * time.Minute,
-		RefreshTTL:          720 * time.Hour,
-		RefreshIdleTTL:      168 * time.Hour,
-		RefreshGrace:        10 * time.Second,
-		MaxAttempts:         5,
-		LockDuration:        15 * time.Minute,
-		LockMaxDuration:     time.Hour,
-		IPPerMinute:         0,
-		PasswordMinLength:   12,
-		DefaultTenant:       "default",
-		SeedPasswordTTL:     24 * time.Hour,
-		ResetTTL:            30 * time.Minute,
-		MaxConcurrentHashes: 4,
-		KeyPollInterval:     100 * time.Millisecond,
-	}
-}
-
 func newHarness(t *testing.T, tweak ...func(*core.Config)) *harness {
 	t.Helper()
-	ctx := context.Background()
-	db, err := postgres.Open(ctx, testenv.Postgres(t), postgres.Options{MaxOpenConns: 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	m, err := postgres.NewMigrator(db.DB)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Up(ctx); err != nil {
-		t.Fatal(err)
-	}
-	r := testenv.StartRedis(t)
-	rc, err := redis.Open(ctx, r.URL(), redis.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rc.Close() })
-	pepper := make([]byte, 32)
-	rand.Read(pepper)
-	hasher, err := password.NewHasher(pepper, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := make([]byte, 32)
-	rand.Read(key)
-	sealer, err := token.NewSealer(key)
-	if err != nil {
-		t.Fatal(err)
-	}
 	mailPath := filepath.Join(t.TempDir(), "mail.jsonl")
 	mailer, err := mail.NewFile(mailPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := testConfig()
+	cfg := coretest.Config()
 	for _, f := range tweak {
 		f(&cfg)
 	}
 	clk := &clock{now: time.Now().UTC()}
-	deps := core.Deps{
-		Store: postgres.NewStore(db), Limiter: rc, Notifier: rc, Mailer: mailer,
-		Hasher: hasher, Sealer: sealer, Now: clk.Now,
-	}
-	svcs, err := core.New(cfg, deps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svcs.Keys.Ensure(ctx, core.Meta{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := svcs.Keys.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svcs.Tenants.Ensure(ctx, "default", core.Meta{}); err != nil {
-		t.Fatal(err)
-	}
-	return &harness{t: t, svcs: svcs, db: db, redis: r, clock: clk, cfg: cfg, mailPath: mailPath, deps: deps, pepper: pepper}
+	env := coretest.New(t, coretest.Options{Config: cfg, Mailer: mailer, Now: clk.Now})
+	return &harness{t: t, svcs: env.Services, db: env.DB, redis: env.Redis, clock: clk, cfg: cfg,
+		mailPath: mailPath, deps: env.Deps, pepper: env.Pepper}
 }
 
 // withCost builds a second core on the same store and Redis whose hasher

@@ -17,10 +17,8 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/idp-dev/idp/internal/core"
-	"github.com/idp-dev/idp/internal/core/password"
+	"github.com/idp-dev/idp/internal/core/coretest"
 	"github.com/idp-dev/idp/internal/core/postgres"
-	"github.com/idp-dev/idp/internal/core/redis"
-	"github.com/idp-dev/idp/internal/core/token"
 	"github.com/idp-dev/idp/internal/server"
 	"github.com/idp-dev/idp/internal/testenv"
 )
@@ -83,36 +81,6 @@ func newTestEnv(t testing.TB, adjust func(*core.Config, *server.Options)) *testE
 	t.Helper()
 	ctx := context.Background()
 
-	db, err := postgres.Open(ctx, testenv.Postgres(t), postgres.Options{MaxOpenConns: 20, ConnectTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatalf("postgres.Open: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	m, err := postgres.NewMigrator(db.DB)
-	if err != nil {
-		t.Fatalf("NewMigrator: %v", err)
-	}
-	if _, err := m.Up(ctx); err != nil {
-		t.Fatalf("migrate up: %v", err)
-	}
-	store := postgres.NewStore(db)
-
-	rs := testenv.StartRedis(t)
-	rc, err := redis.Open(ctx, rs.URL(), redis.Options{})
-	if err != nil {
-		t.Fatalf("redis.Open: %v", err)
-	}
-	t.Cleanup(func() { _ = rc.Close() })
-
-	hasher, err := password.NewHasher(testPepper, 4)
-	if err != nil {
-		t.Fatalf("NewHasher: %v", err)
-	}
-	sealer, err := token.NewSealer(testEncryptionKey)
-	if err != nil {
-		t.Fatalf("NewSealer: %v", err)
-	}
-
 	// The listener exists before the services so the issuer (the iss claim
 	// and the discovery links) is the address the tests talk to.
 	ts := httptest.NewUnstartedServer(nil)
@@ -120,32 +88,11 @@ func newTestEnv(t testing.TB, adjust func(*core.Config, *server.Options)) *testE
 
 	logs := &syncBuffer{}
 	logger := slog.New(server.NewLogHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	cfg := core.Config{
-		Issuer:              issuer,
-		Audience:            testAudience,
-		AccessTTL:           testAccessTTL,
-		RefreshTTL:          720 * time.Hour,
-		RefreshIdleTTL:      168 * time.Hour,
-		RefreshGrace:        10 * time.Second,
-		MaxAttempts:         5,
-		LockDuration:        15 * time.Minute,
-		LockMaxDuration:     time.Hour,
-		IPPerMinute:         0,
-		PasswordMinLength:   12,
-		DefaultTenant:       testTenant,
-		SeedPasswordTTL:     24 * time.Hour,
-		ResetTTL:            30 * time.Minute,
-		MaxConcurrentHashes: 4,
-	}
+	cfg := coretest.Config()
+	cfg.Issuer, cfg.Audience, cfg.AccessTTL, cfg.DefaultTenant = issuer, testAudience, testAccessTTL, testTenant
 	opts := server.Options{
-		Logger: logger,
-		Issuer: issuer,
-		Ready: func(ctx context.Context) error {
-			if err := store.Ping(ctx); err != nil {
-				return err
-			}
-			return rc.Ping(ctx)
-		},
+		Logger:         logger,
+		Issuer:         issuer,
 		JWKSMaxAge:     5 * time.Minute,
 		RequestTimeout: 10 * time.Second,
 	}
@@ -154,23 +101,18 @@ func newTestEnv(t testing.TB, adjust func(*core.Config, *server.Options)) *testE
 	}
 	mail := &mailbox{}
 	clock := &testClock{}
-	svcs, err := core.New(cfg, core.Deps{
-		Store: store, Limiter: rc, Notifier: rc, Mailer: mail,
-		Hasher: hasher, Sealer: sealer, Logger: logger, Now: clock.Now,
-	})
-	if err != nil {
-		t.Fatalf("core.New: %v", err)
+	env := coretest.New(t, coretest.Options{Config: cfg, Mailer: mail, Now: clock.Now, Logger: logger,
+		Pepper: testPepper, EncryptionKey: testEncryptionKey})
+	svcs := env.Services
+	if opts.Ready == nil {
+		opts.Ready = func(ctx context.Context) error {
+			if err := env.Store.Ping(ctx); err != nil {
+				return err
+			}
+			return env.Limiter.Ping(ctx)
+		}
 	}
 	meta := core.Meta{Actor: "test"}
-	if err := svcs.Keys.Ensure(ctx, meta); err != nil {
-		t.Fatalf("Keys.Ensure: %v", err)
-	}
-	if err := svcs.Keys.Load(ctx); err != nil {
-		t.Fatalf("Keys.Load: %v", err)
-	}
-	if _, err := svcs.Tenants.Ensure(ctx, testTenant, meta); err != nil {
-		t.Fatalf("Tenants.Ensure: %v", err)
-	}
 	for _, u := range []core.CreateInput{
 		{Tenant: testTenant, Email: testAdmin, Roles: []string{core.RoleAdmin}, Password: testPassword},
 		{Tenant: testTenant, Email: testUser, Password: testPassword},
@@ -185,7 +127,7 @@ func newTestEnv(t testing.TB, adjust func(*core.Config, *server.Options)) *testE
 	ts.Config = srv.HTTPServer()
 	ts.Start()
 	t.Cleanup(ts.Close)
-	return &testEnv{TS: ts, Services: svcs, Server: srv, Store: store, Redis: rs, Mail: mail, Logs: logs, DB: db, Clock: clock}
+	return &testEnv{TS: ts, Services: svcs, Server: srv, Store: env.Store, Redis: env.Redis, Mail: mail, Logs: logs, DB: env.DB, Clock: clock}
 }
 
 // mailbox is a core.Mailer that keeps what it is given.
