@@ -89,16 +89,22 @@ func TestSIGTERMDrainsInFlightRequestsAndRestartKeepsKeys(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	var status int
+	var finished time.Time
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		_, status = login(t, s.URL, "slow@example.com", userPassword)
+		finished = time.Now()
 	}()
 	time.Sleep(300 * time.Millisecond)
+	signalled := time.Now()
 	s.signal(syscall.SIGTERM)
 	wg.Wait()
 	if status != 200 {
 		t.Fatalf("in-flight login during SIGTERM = %d, want 200", status)
+	}
+	if !finished.After(signalled) {
+		t.Fatal("the login finished before SIGTERM: nothing was in flight, the test proves nothing")
 	}
 	if code := s.wait(15 * time.Second); code != 0 {
 		t.Fatalf("exit code after drain = %d", code)
