@@ -40,6 +40,13 @@ type Claims struct {
 	Issuer, Subject, Audience, ID, SessionID, TenantID, Email string
 	Roles                                                     []string
 	IssuedAt, NotBefore, ExpiresAt                            time.Time
+	// ClientID and Scope (space-separated) are set for tokens issued to a
+	// registered OAuth client (RFC 9068 section 2.2); empty otherwise.
+	ClientID, Scope string
+	// PasswordChange marks a token of a session whose password must be
+	// changed first: it carries no roles, and downstream verifiers refuse it
+	// by default (docs/api.md).
+	PasswordChange bool
 }
 
 type header struct {
@@ -62,6 +69,9 @@ type signedClaims struct {
 	TenantID  string   `json:"tenant_id"`
 	Roles     []string `json:"roles"`
 	Email     string   `json:"email"`
+	ClientID  string   `json:"client_id,omitempty"`
+	Scope     string   `json:"scope,omitempty"`
+	PwdChange bool     `json:"pwd_change,omitempty"`
 }
 
 // parsedClaims is the read side. aud may be a string or an array (RFC 7519
@@ -78,6 +88,9 @@ type parsedClaims struct {
 	TenantID  string           `json:"tenant_id"`
 	Roles     []string         `json:"roles"`
 	Email     string           `json:"email"`
+	ClientID  string           `json:"client_id"`
+	Scope     string           `json:"scope"`
+	PwdChange bool             `json:"pwd_change"`
 }
 
 func (c *parsedClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.ExpiresAt.jwt(), nil }
@@ -171,6 +184,9 @@ func Sign(key Key, c Claims) (string, error) {
 		TenantID:  c.TenantID,
 		Roles:     roles,
 		Email:     c.Email,
+		ClientID:  c.ClientID,
+		Scope:     c.Scope,
+		PwdChange: c.PasswordChange,
 	})
 
 	signingInput := b64(hdr) + "." + b64(payload)
@@ -276,6 +292,10 @@ func (v Verifier) Verify(raw string) (Claims, error) {
 		Roles:     pc.Roles,
 		IssuedAt:  pc.IssuedAt.t,
 		ExpiresAt: pc.ExpiresAt.t, // non-nil: WithExpirationRequired
+
+		ClientID:       pc.ClientID,
+		Scope:          pc.Scope,
+		PasswordChange: pc.PwdChange,
 	}
 	if c.Roles == nil {
 		c.Roles = []string{}

@@ -48,6 +48,10 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 			edit: func(c *Claims) { c.Email = "" },
 		},
 		{
+			name: "client, scope and pending password change",
+			edit: func(c *Claims) { c.ClientID, c.Scope, c.PasswordChange = "app-1", "openid email", true },
+		},
+		{
 			name: "characters that need JSON escaping",
 			edit: func(c *Claims) { c.Email = `"<a&b>"\` + "\u2028é@example.com"; c.Roles = []string{"a\"b", "ünï"} },
 		},
@@ -89,7 +93,8 @@ func assertClaimsEqual(t *testing.T, got, want Claims) {
 	want.IssuedAt, want.NotBefore, want.ExpiresAt = time.Time{}, time.Time{}, time.Time{}
 	if got.Issuer != want.Issuer || got.Subject != want.Subject || got.Audience != want.Audience ||
 		got.ID != want.ID || got.SessionID != want.SessionID || got.TenantID != want.TenantID ||
-		got.Email != want.Email || !slices.Equal(got.Roles, want.Roles) || got.Roles == nil {
+		got.Email != want.Email || !slices.Equal(got.Roles, want.Roles) || got.Roles == nil ||
+		got.ClientID != want.ClientID || got.Scope != want.Scope || got.PasswordChange != want.PasswordChange {
 		t.Errorf("claims = %#v\nwant     %#v", got, want)
 	}
 }
@@ -397,7 +402,9 @@ func TestVerifyAccepts(t *testing.T) {
 		{name: "nbf absent", raw: signed(nil, []any{"nbf", nil}), want: func(c *Claims) { c.NotBefore = time.Time{} }},
 		{name: "roles null", raw: signed(nil, []any{"roles", nil}), want: func(c *Claims) { c.Roles = []string{} }},
 		{name: "email absent", raw: signed(nil, []any{"email", nil}), want: func(c *Claims) { c.Email = "" }},
-		{name: "unknown claims", raw: signed(nil, []any{"scope", "openid", "client_id", "app"})},
+		{name: "unknown claims", raw: signed(nil, []any{"acr", "1", "x_custom", []int{1}})},
+		{name: "client_id and scope", raw: signed(nil, []any{"scope", "openid", "client_id", "app"}),
+			want: func(c *Claims) { c.ClientID, c.Scope = "app", "openid" }},
 		// Key-location hints are ignored, not fatal: the key still comes from Lookup.
 		{name: "jku ignored", raw: signed([]any{"jku", "https://evil.example/jwks.json"}, nil)},
 		{name: "fractional times", raw: signed(nil, []any{"exp", float64(testNow.Unix()) + 60.5})},
