@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -80,6 +81,11 @@ func openApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 		a.Close()
 		return nil, err
 	}
+	devices, err := token.NewDeviceTokens(cfg.EncryptionKey)
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("keys.encryption_key: %w", err)
+	}
 	a.svcs, err = core.New(coreConfig(cfg), core.Deps{
 		Store:    a.store,
 		Limiter:  a.redis,
@@ -87,6 +93,7 @@ func openApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 		Mailer:   mailer,
 		Hasher:   hasher,
 		Sealer:   sealer,
+		Devices:  devices,
 		Logger:   log,
 	})
 	if err != nil {
@@ -121,9 +128,13 @@ func coreConfig(c *Config) core.Config {
 		RefreshIdleTTL:      c.RefreshIdleTTL,
 		RefreshGrace:        c.RefreshGrace,
 		MaxAttempts:         c.LockoutMaxAttempts,
+		AccountMaxAttempts:  c.LockoutAccountMaxAttempts,
 		LockDuration:        c.LockoutDuration,
 		LockMaxDuration:     c.LockoutMaxDuration,
+		DeviceTokenTTL:      c.DeviceTokenTTL,
 		IPPerMinute:         c.IPPerMinute,
+		IPv6Prefix:          c.IPv6Prefix,
+		JWKSMaxAge:          jwksMaxAge,
 		PasswordMinLength:   c.PasswordMinLength,
 		DefaultTenant:       c.DefaultTenant,
 		SeedPasswordTTL:     c.SeedPasswordTTL,
@@ -165,8 +176,22 @@ func (g *globals) withApp(ctx context.Context, fn func(a *app) error) error {
 	if err := requireMigrated(ctx, a); err != nil {
 		return err
 	}
-	return fn(a)
+	if err := fn(a); err != nil {
+		return err
+	}
+	// Mail the command queued (an invite) goes out now, even when no server
+	// runs; whatever fails stays queued for the servers' outbox worker.
+	flushCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := a.svcs.Mail.Flush(flushCtx); err != nil {
+		a.log.Warn("queued mail not delivered yet; idp serve will retry", "err", err)
+	}
+	return nil
 }
+
+// jwksMaxAge is how long clients may cache the JWKS and discovery
+// (Cache-Control max-age); key rotation waits for it (docs/operations.md).
+const jwksMaxAge = 5 * time.Minute
 
 // requireMigrated refuses to work on an old schema: queries against it fail
 // with driver errors that don't tell the operator what to do.

@@ -18,6 +18,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,6 +29,8 @@ import (
 	"time"
 
 	_ "github.com/lib/pq" // fixtures the CLI can't make (sessions, locks)
+
+	"github.com/idp-dev/idp/migrations"
 
 	"github.com/idp-dev/idp/internal/testenv"
 )
@@ -299,6 +302,7 @@ func liveSessions(t *testing.T, e *testEnv) int {
 func TestMigrate(t *testing.T) {
 	t.Parallel()
 	e := newEnvNoMigrate(t)
+	total := migrationCount(t)
 
 	type status struct {
 		Migrations []struct {
@@ -318,41 +322,41 @@ func TestMigrate(t *testing.T) {
 	check := func(wantApplied int) {
 		t.Helper()
 		st := runJSON[status](t, e.env, "", "migrate", "status")
-		if len(st.Migrations) != 5 || applied(st) != wantApplied {
-			t.Fatalf("migrate status: %d migrations, %d applied; want 5, %d: %+v", len(st.Migrations), applied(st), wantApplied, st)
+		if len(st.Migrations) != total || applied(st) != wantApplied {
+			t.Fatalf("migrate status: %d migrations, %d applied; want %d, %d: %+v", len(st.Migrations), applied(st), total, wantApplied, st)
 		}
 	}
 
 	golden(t, "migrate_status_pending", runOK(t, e.env, "", "migrate", "status"))
 	check(0)
 	// Admin commands refuse an old schema with advice, not a driver error.
-	if msg := runFail(t, e.env, 3, "", "users", "list"); !strings.Contains(msg, "5 database migration(s) pending: run `idp migrate up` first") {
+	if msg := runFail(t, e.env, 3, "", "users", "list"); !strings.Contains(msg, strconv.Itoa(total)+" database migration(s) pending: run `idp migrate up` first") {
 		t.Errorf("users list before migrate up: %s", msg)
 	}
 
 	golden(t, "migrate_up", runOK(t, e.env, "", "migrate", "up"))
 	golden(t, "migrate_status_applied", runOK(t, e.env, "", "migrate", "status"))
-	check(5)
+	check(total)
 	golden(t, "migrate_up_again", runOK(t, e.env, "", "migrate", "up"))
 
-	golden(t, "migrate_down_5", runOK(t, e.env, "", "migrate", "down", "--steps", "5"))
+	golden(t, "migrate_down_all", runOK(t, e.env, "", "migrate", "down", "--steps", strconv.Itoa(total)))
 	check(0)
 	runFail(t, e.env, 2, "", "migrate", "down", "--steps", "0")
 
 	up := runJSON[map[string][]map[string]any](t, e.env, "", "migrate", "up")
-	if len(up["applied"]) != 5 {
+	if len(up["applied"]) != total {
 		t.Fatalf("migrate up after down: %v", up)
 	}
-	check(5)
+	check(total)
 	// Rolling back one and re-applying leaves the signing keys usable.
 	down := runJSON[map[string][]map[string]any](t, e.env, "", "migrate", "down")
 	if len(down["rolled_back"]) != 1 {
 		t.Fatalf("migrate down: %v", down)
 	}
-	check(4)
+	check(total - 1)
 	runFail(t, e.env, 3, "", "tenants", "list", "--output", "json")
 	runOK(t, e.env, "", "migrate", "up")
-	check(5)
+	check(total)
 	runOK(t, e.env, "", "tenants", "list")
 }
 
@@ -459,7 +463,7 @@ http:
 `, get("IDP_DATABASE_URL"), get("IDP_REDIS_URL")))
 	env := with(e.env, "IDP_DATABASE_URL=", "IDP_REDIS_URL=")
 	st := runJSON[map[string][]any](t, env, "", "--config", file, "migrate", "status")
-	if len(st["migrations"]) != 5 {
+	if len(st["migrations"]) != migrationCount(t) {
 		t.Fatalf("status with config file: %v", st)
 	}
 	runOK(t, env, "", "--config", file, "users", "list")
@@ -489,4 +493,14 @@ http:
 	if !strings.Contains(msg, "not found") {
 		t.Errorf("missing file error: %s", msg)
 	}
+}
+
+// migrationCount is how many migrations the binary embeds.
+func migrationCount(t *testing.T) int {
+	t.Helper()
+	files, err := fs.Glob(migrations.FS, "*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(files)
 }

@@ -41,10 +41,13 @@ type Config struct {
 	EncryptionKey   []byte
 	KeyPollInterval time.Duration
 
-	LockoutMaxAttempts int
-	LockoutDuration    time.Duration
-	LockoutMaxDuration time.Duration
-	IPPerMinute        int
+	LockoutMaxAttempts        int
+	LockoutAccountMaxAttempts int
+	LockoutDuration           time.Duration
+	LockoutMaxDuration        time.Duration
+	DeviceTokenTTL            time.Duration
+	IPPerMinute               int
+	IPv6Prefix                int
 
 	PasswordMinLength int
 	DefaultTenant     string
@@ -87,9 +90,12 @@ var defaults = map[string]string{
 	"keys.encryption_key":            "",
 	"keys.poll_interval":             "2s",
 	"lockout.max_attempts":           "5",
+	"lockout.account_max_attempts":   "100",
+	"lockout.device_token_ttl":       "2160h",
 	"lockout.duration":               "15m",
 	"lockout.max_duration":           "1h",
 	"ratelimit.ip_per_minute":        "120",
+	"ratelimit.ipv6_prefix":          "64",
 	"password.min_length":            "12",
 	"tenants.default":                "default",
 	"mail.driver":                    "file",
@@ -146,32 +152,35 @@ func loadConfig(path string, getenv func(string) string) (*Config, error) {
 	}
 	p := &parser{v: v}
 	c := &Config{
-		DatabaseURL:         p.url("database.url", "postgres", "postgresql"),
-		RedisURL:            p.url("redis.url", "redis", "rediss", "unix"),
-		HTTPAddr:            p.addr("http.addr"),
-		HTTPShutdownGrace:   p.duration("http.shutdown_grace", 0),
-		TrustedProxies:      p.prefixes("http.trusted_proxies"),
-		Issuer:              p.issuer("issuer"),
-		Audience:            p.nonEmpty("tokens.audience"),
-		AccessTTL:           p.duration("tokens.access_ttl", time.Second),
-		RefreshTTL:          p.duration("tokens.refresh_ttl", time.Minute),
-		RefreshIdleTTL:      p.duration("tokens.refresh_idle_ttl", time.Minute),
-		RefreshGrace:        p.duration("tokens.refresh_grace", 0),
-		ResetTTL:            p.duration("tokens.reset_ttl", time.Minute),
-		Pepper:              p.pepper("security.pepper"),
-		BcryptCost:          p.intRange("security.bcrypt_cost", 4, 31),
-		MaxConcurrentHashes: p.intRange("security.max_concurrent_hashes", 1, 1024),
-		EncryptionKey:       p.key32("keys.encryption_key"),
-		KeyPollInterval:     p.duration("keys.poll_interval", 100*time.Millisecond),
-		LockoutMaxAttempts:  p.intRange("lockout.max_attempts", 1, 1000),
-		LockoutDuration:     p.duration("lockout.duration", time.Second),
-		LockoutMaxDuration:  p.duration("lockout.max_duration", time.Second),
-		IPPerMinute:         p.intRange("ratelimit.ip_per_minute", 0, 1_000_000),
-		PasswordMinLength:   p.intRange("password.min_length", 8, 64),
-		DefaultTenant:       p.slug("tenants.default"),
-		SeedPasswordTTL:     p.duration("seed.password_ttl", time.Minute),
-		MailDriver:          p.oneOf("mail.driver", "file", "smtp"),
-		MailFilePath:        v.GetString("mail.file_path"),
+		DatabaseURL:               p.url("database.url", "postgres", "postgresql"),
+		RedisURL:                  p.url("redis.url", "redis", "rediss", "unix"),
+		HTTPAddr:                  p.addr("http.addr"),
+		HTTPShutdownGrace:         p.duration("http.shutdown_grace", 0),
+		TrustedProxies:            p.prefixes("http.trusted_proxies"),
+		Issuer:                    p.issuer("issuer"),
+		Audience:                  p.nonEmpty("tokens.audience"),
+		AccessTTL:                 p.duration("tokens.access_ttl", time.Second),
+		RefreshTTL:                p.duration("tokens.refresh_ttl", time.Minute),
+		RefreshIdleTTL:            p.duration("tokens.refresh_idle_ttl", time.Minute),
+		RefreshGrace:              p.duration("tokens.refresh_grace", 0),
+		ResetTTL:                  p.duration("tokens.reset_ttl", time.Minute),
+		Pepper:                    p.pepper("security.pepper"),
+		BcryptCost:                p.intRange("security.bcrypt_cost", 4, 31),
+		MaxConcurrentHashes:       p.intRange("security.max_concurrent_hashes", 1, 1024),
+		EncryptionKey:             p.key32("keys.encryption_key"),
+		KeyPollInterval:           p.duration("keys.poll_interval", 100*time.Millisecond),
+		LockoutMaxAttempts:        p.intRange("lockout.max_attempts", 1, 1000),
+		LockoutAccountMaxAttempts: p.intRange("lockout.account_max_attempts", 1, 100000),
+		DeviceTokenTTL:            p.duration("lockout.device_token_ttl", time.Hour),
+		IPv6Prefix:                p.intRange("ratelimit.ipv6_prefix", 32, 128),
+		LockoutDuration:           p.duration("lockout.duration", time.Second),
+		LockoutMaxDuration:        p.duration("lockout.max_duration", time.Second),
+		IPPerMinute:               p.intRange("ratelimit.ip_per_minute", 0, 1_000_000),
+		PasswordMinLength:         p.intRange("password.min_length", 8, 64),
+		DefaultTenant:             p.slug("tenants.default"),
+		SeedPasswordTTL:           p.duration("seed.password_ttl", time.Minute),
+		MailDriver:                p.oneOf("mail.driver", "file", "smtp"),
+		MailFilePath:              v.GetString("mail.file_path"),
 		SMTP: SMTPConfig{
 			Host:     v.GetString("mail.smtp.host"),
 			Port:     p.intRange("mail.smtp.port", 1, 65535),
@@ -181,6 +190,9 @@ func loadConfig(path string, getenv func(string) string) (*Config, error) {
 			StartTLS: p.boolean("mail.smtp.starttls"),
 		},
 		LogLevel: p.oneOf("log.level", "debug", "info", "warn", "error"),
+	}
+	if c.LockoutAccountMaxAttempts > 0 && c.LockoutAccountMaxAttempts < c.LockoutMaxAttempts {
+		p.bad("lockout.account_max_attempts", "must not be smaller than lockout.max_attempts")
 	}
 	if c.LockoutMaxDuration > 0 && c.LockoutDuration > c.LockoutMaxDuration {
 		p.bad("lockout.max_duration", "must not be shorter than lockout.duration")

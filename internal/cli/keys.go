@@ -40,19 +40,19 @@ func newKeysCmd(g *globals) *cobra.Command {
 		},
 	}
 
-	var emergency bool
+	var opts core.RotateOptions
 	rotate := &cobra.Command{
-		Use:   "rotate [--emergency]",
+		Use:   "rotate [--emergency] [--force]",
 		Short: "Promote the next key to active, make a new next key and retire the old active key",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return g.withApp(cmd.Context(), func(a *app) error {
-				res, err := a.svcs.Keys.Rotate(cmd.Context(), emergency, cliMeta())
+				res, err := a.svcs.Keys.Rotate(cmd.Context(), opts, cliMeta())
 				if err != nil {
 					return err
 				}
 				warning := "The retired key stays published until the tokens it signed have expired."
-				if emergency {
+				if opts.Emergency {
 					warning = "Emergency: the retired key is unpublished now; every token it signed is rejected."
 				}
 				return g.print(res, func(p *printer) {
@@ -65,7 +65,8 @@ func newKeysCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	rotate.Flags().BoolVar(&emergency, "emergency", false, "unpublish the retired key at once (after a key compromise)")
+	rotate.Flags().BoolVar(&opts.Emergency, "emergency", false, "unpublish the retired key at once (after a key compromise)")
+	rotate.Flags().BoolVar(&opts.Force, "force", false, "activate the next key even if verifiers may not have fetched it yet")
 
 	cmd.AddCommand(list, rotate)
 	return cmd

@@ -43,6 +43,14 @@ func newServeCmd(g *globals) *cobra.Command {
 				return err
 			}
 			go a.svcs.Keys.Watch(ctx)
+			mailDone := make(chan struct{})
+			go func() {
+				defer close(mailDone)
+				a.svcs.Mail.Run(ctx)
+			}()
+			// The outbox worker finishes the mail it is sending before the
+			// database closes.
+			defer func() { <-mailDone }()
 
 			l, err := net.Listen("tcp", cfg.HTTPAddr)
 			if err != nil {
@@ -54,7 +62,7 @@ func newServeCmd(g *globals) *cobra.Command {
 				Issuer:            cfg.Issuer,
 				TrustedProxies:    cfg.TrustedProxies,
 				Ready:             a.ready,
-				JWKSMaxAge:        5 * time.Minute,
+				JWKSMaxAge:        jwksMaxAge,
 				RequestTimeout:    10 * time.Second,
 				PasswordMinLength: cfg.PasswordMinLength,
 			})

@@ -31,26 +31,22 @@ func newUsersCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-type seedOptions struct {
-	email  string
-	tenant string
-	rotate bool
-}
+type seedOptions = core.SeedInput
 
 func newUsersSeedCmd(g *globals) *cobra.Command {
 	var o seedOptions
 	cmd := &cobra.Command{
-		Use:   "seed --email E [--tenant T] [--rotate]",
+		Use:   "seed --email E [--tenant T] [--rotate [--enable]]",
 		Short: "Create the tenant if missing and an admin with a one-time password, printed once",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return g.withApp(cmd.Context(), func(a *app) error {
-				res, err := a.svcs.Users.Seed(cmd.Context(), o.tenant, o.email, o.rotate, cliMeta())
+				res, err := a.svcs.Users.Seed(cmd.Context(), o, cliMeta())
 				if err != nil {
 					return err
 				}
 				title := "Admin seeded"
-				if o.rotate {
+				if o.Rotate {
 					title = "Admin one-time password rotated"
 				}
 				return g.print(res, func(p *printer) {
@@ -65,9 +61,10 @@ func newUsersSeedCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().StringVar(&o.email, "email", "", "email of the admin (required)")
-	cmd.Flags().StringVar(&o.tenant, "tenant", "", "tenant slug (default: tenants.default)")
-	cmd.Flags().BoolVar(&o.rotate, "rotate", false, "give the seeded admin a new one-time password and revoke its sessions")
+	cmd.Flags().StringVar(&o.Email, "email", "", "email of the admin (required)")
+	cmd.Flags().StringVar(&o.Tenant, "tenant", "", "tenant slug (default: tenants.default)")
+	cmd.Flags().BoolVar(&o.Rotate, "rotate", false, "give the seeded admin a new one-time password and revoke its sessions")
+	cmd.Flags().BoolVar(&o.Enable, "enable", false, "with --rotate: also return a disabled seeded admin to active")
 	_ = cmd.MarkFlagRequired("email")
 	return cmd
 }

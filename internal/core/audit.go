@@ -2,10 +2,7 @@ package core
 
 import (
 	"context"
-	"strconv"
-	"strings"
 	"time"
-	"unicode"
 
 	"github.com/google/uuid"
 )
@@ -40,18 +37,46 @@ func (a *Audit) List(ctx context.Context, q AuditQuery) ([]AuditEvent, error) {
 	return a.store.ListAuditEvents(ctx, f)
 }
 
+// Bounds of the audit row's free-text columns, in bytes after escaping:
+// together with the validation of emails and slugs they bound what one
+// unauthenticated request can make the log hold (docs/auth/idp.md, "Audit").
+const (
+	maxUserAgent = 512
+	maxClientID  = 128
+	maxRequestID = 64
+	maxActor     = 128
+	maxSlug      = 63
+)
+
 // event starts an audit row from request metadata.
 func event(name string, outcome Outcome, reason string, meta Meta) *AuditEvent {
 	return &AuditEvent{
-		Event:     name,
-		Outcome:   outcome,
-		Reason:    reason,
-		RequestID: meta.RequestID,
-		Actor:     meta.Actor,
-		ClientIP:  meta.ip(),
-		UserAgent: meta.UserAgent,
-		ClientID:  meta.ClientID,
+		Event:               name,
+		Outcome:             outcome,
+		Reason:              reason,
+		RequestID:           meta.RequestID,
+		RequestIDFromClient: meta.RequestIDFromClient,
+		Actor:               meta.Actor,
+		ClientIP:            meta.ip(),
+		UserAgent:           meta.UserAgent,
+		ClientID:            meta.ClientID,
+		ClientIDVerified:    meta.ClientIDVerified,
 	}
+}
+
+// forInput names the subject of an event about input that may not be an
+// account at all: an address is kept (normalized), anything else only as
+// a digest, so junk is never stored verbatim.
+func (ev *AuditEvent) forInput(tenant, email string) *AuditEvent {
+	ev.TenantSlug = tenant
+	if validSlug(tenant) != nil {
+		ev.TenantSlug = "invalid:" + digestHex(tenant)
+	}
+	ev.SubjectEmail = NormalizeEmail(email)
+	if checkEmail(email) != nil {
+		ev.SubjectEmail = "invalid:" + digestHex(email)
+	}
+	return ev
 }
 
 // forUser fills the subject and tenant of an event.
@@ -67,9 +92,9 @@ func (ev *AuditEvent) forSession(sid uuid.UUID) *AuditEvent {
 	return ev
 }
 
-// record writes ev through tx (or the store itself when tx is nil). Input
-// that came from the network is escaped first so no row or log line can be
-// forged with CR/LF or terminal control sequences.
+// record writes ev through tx (or the store itself when tx is nil). Every
+// audit write goes through prepare, here or in a store call that writes the
+// row itself (StoreRotation, RecordResetRequest).
 func (a *Audit) record(ctx context.Context, tx Tx, ev *AuditEvent) error {
 	if tx == nil {
 		tx = a.store
@@ -77,17 +102,47 @@ func (a *Audit) record(ctx context.Context, tx Tx, ev *AuditEvent) error {
 	return tx.InsertAuditEvent(ctx, a.prepare(ev))
 }
 
-// prepare stamps ev and escapes what came from the network, for a store
-// call that writes it.
+// prepare stamps ev and cleans every string of it, once: escaped (valid
+// UTF-8, no control or invisible characters, so no row or log line can be
+// forged) and then clipped to its column's bound. Nothing a client sends
+// can make the insert fail, and so change the answer it gets.
 func (a *Audit) prepare(ev *AuditEvent) *AuditEvent {
 	ev.Time = a.now()
-	ev.SubjectEmail = Escape(ev.SubjectEmail)
-	ev.UserAgent = Escape(truncate(ev.UserAgent, 512))
-	ev.ClientID = Escape(truncate(ev.ClientID, 128))
-	ev.RequestID = Escape(truncate(ev.RequestID, 128))
-	ev.TenantSlug = Escape(ev.TenantSlug)
-	ev.Actor = Escape(ev.Actor)
+	ev.Event = Clean(ev.Event, 64)
+	ev.Reason = Clean(ev.Reason, 128)
+	ev.SubjectEmail = Clean(ev.SubjectEmail, maxEmailBytes)
+	ev.UserAgent = Clean(ev.UserAgent, maxUserAgent)
+	ev.ClientID = Clean(ev.ClientID, maxClientID)
+	ev.RequestID = Clean(ev.RequestID, maxRequestID)
+	ev.TenantSlug = Clean(ev.TenantSlug, maxSlug+len("invalid:")+32)
+	ev.Actor = Clean(ev.Actor, maxActor)
+	ev.ClientIP = Clean(ev.ClientIP, 64)
 	return ev
+}
+
+// throttleWindow is the window in which throttled attempts of one IP or
+// account share one audit row.
+const throttleWindow = time.Minute
+
+// recordThrottled writes a throttled attempt aggregated: the first of each
+// window for key gets a row, carrying how many more the previous window
+// had; the rest are only counted. One client at full speed so writes a row
+// a minute per key instead of one per request.
+func (a *Audit) recordThrottled(ctx context.Context, key string, ev *AuditEvent) {
+	if a.limiter == nil {
+		a.recordBestEffort(ctx, ev)
+		return
+	}
+	n, prev, err := a.limiter.Tally(ctx, "audit:"+key, throttleWindow)
+	if err != nil {
+		a.log.WarnContext(ctx, "count throttled attempt failed", "event", ev.Event, "err", err)
+		return
+	}
+	if n != 1 {
+		return
+	}
+	ev.Suppressed = max(prev-1, 0)
+	a.recordBestEffort(ctx, ev)
 }
 
 // recordBestEffort writes an event outside any transaction; a failure is
@@ -96,31 +151,6 @@ func (a *Audit) recordBestEffort(ctx context.Context, ev *AuditEvent) {
 	if err := a.record(ctx, nil, ev); err != nil {
 		a.log.ErrorContext(ctx, "audit write failed", "event", ev.Event, "request_id", ev.RequestID, "err", err)
 	}
-}
-
-// Escape replaces control characters (CR, LF, ESC, ...) with Go-style
-// escapes, so input can't forge audit rows or log lines.
-func Escape(s string) string {
-	if !strings.ContainsFunc(s, unicode.IsControl) {
-		return s
-	}
-	var b strings.Builder
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			q := strconv.QuoteRune(r)
-			b.WriteString(q[1 : len(q)-1])
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }
 
 // notFoundAs rewrites ENOTFOUND into a message naming what was looked up.

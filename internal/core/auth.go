@@ -2,7 +2,7 @@ package core
 
 import (
 	"context"
-	"errors"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,6 +18,9 @@ type LoginInput struct {
 	Email    string
 	Password string
 	Tenant   string // slug; empty means the default tenant
+	// DeviceToken is the device_token of an earlier successful login, if
+	// the client kept it: it buys the client its own lockout budget.
+	DeviceToken string
 }
 
 // TokenResponse is what a successful login or refresh returns.
@@ -30,6 +33,8 @@ type TokenResponse struct {
 	RefreshToken           string `json:"refresh_token"`
 	RefreshExpiresIn       int64  `json:"refresh_expires_in"`
 	PasswordChangeRequired bool   `json:"password_change_required,omitempty"`
+	// DeviceToken comes with password logins only (docs/api.md).
+	DeviceToken string `json:"device_token,omitempty"`
 }
 
 // errBadCredentials is the one answer for every failed login, whatever the
@@ -48,23 +53,58 @@ const (
 	ReasonLocked         = "locked"
 	ReasonRateLimited    = "rate_limited"
 	ReasonPasswordExpire = "password_expired"
+	ReasonInvalidRequest = "invalid_request"
 )
 
 // accountKey names the throttling counter of (tenant, email): variants of
 // one email share it, and unknown emails get one exactly like real ones.
 func accountKey(tenant, email string) string { return tenant + "\x00" + email }
 
-// limitIP applies the per-IP limit of an endpoint before any hashing.
+// limitIP applies the per-IP limit of an endpoint. Callers run it before
+// any hashing and before anything they audit, so one client can't buy audit
+// rows faster than the limit.
 func (e *env) limitIP(ctx context.Context, endpoint string, meta Meta) error {
 	if e.cfg.IPPerMinute <= 0 || !meta.ClientIP.IsValid() || e.limiter == nil {
 		return nil
 	}
-	ok, retry, err := e.limiter.Allow(ctx, "ip:"+endpoint+":"+meta.ClientIP.String(), e.cfg.IPPerMinute, time.Minute)
+	bucket := e.ipBucket(meta.ClientIP)
+	ok, retry, err := e.limiter.Allow(ctx, "ip:"+endpoint+":"+bucket, e.cfg.IPPerMinute, time.Minute)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		return &Error{Code: ETHROTTLED, Message: "too many requests, try again later", Reason: ReasonRateLimited, RetryAfter: retry}
+	}
+	return nil
+}
+
+// limitIPAudited is limitIP with the refusal audited, aggregated per IP.
+func (e *env) limitIPAudited(ctx context.Context, endpoint string, ev *AuditEvent, meta Meta) error {
+	err := e.limitIP(ctx, endpoint, meta)
+	if isCode(err, ETHROTTLED) {
+		ev.Outcome, ev.Reason = OutcomeFailure, ReasonRateLimited
+		e.audit.recordThrottled(ctx, "ip:"+endpoint+":"+e.ipBucket(meta.ClientIP), ev)
+	}
+	return err
+}
+
+// checkLoginInput validates what a login names before anything is looked
+// up: an address, a tenant slug, a printable client_id.
+func checkLoginInput(email, tenant string, meta Meta) error {
+	if err := checkEmail(email); err != nil {
+		return err
+	}
+	if err := validSlug(tenant); err != nil {
+		return err
+	}
+	return checkClientID(meta.ClientID)
+}
+
+// checkClientID bounds what a client says it is: it is recorded, not
+// trusted, so it must be short printable ASCII (RFC 6749 appendix A.1).
+func checkClientID(id string) error {
+	if len(id) > maxClientID || strings.ContainsFunc(id, func(c rune) bool { return c < 0x20 || c > 0x7e }) {
+		return Errorf(EINVALID, "client_id must be at most %d printable ASCII characters", maxClientID)
 	}
 	return nil
 }
@@ -77,66 +117,91 @@ func (a *Auth) Login(ctx context.Context, in LoginInput, meta Meta) (TokenRespon
 	if len(in.Password) > 1024 {
 		return TokenResponse{}, Errorf(EINVALID, "password is longer than 1024 bytes")
 	}
-	tenant := in.Tenant
-	if tenant == "" {
-		tenant = a.cfg.DefaultTenant
-	}
+	tenant := a.tenantOrDefault(in.Tenant)
 	email := NormalizeEmail(in.Email)
-	fail := func(err *Error, u *User) (TokenResponse, error) {
-		ev := event(EventLoginFailure, OutcomeFailure, err.Reason, meta)
-		ev.SubjectEmail, ev.TenantSlug = email, tenant
-		if u != nil {
-			ev.forUser(*u)
-		}
-		a.audit.recordBestEffort(ctx, ev)
+	failure := func(reason string) *AuditEvent {
+		return event(EventLoginFailure, OutcomeFailure, reason, meta).forInput(tenant, in.Email)
+	}
+	if err := a.limitIPAudited(ctx, "token", failure(""), meta); err != nil {
 		return TokenResponse{}, err
 	}
-
-	if err := a.limitIP(ctx, "token", meta); err != nil {
-		if e := (*Error)(nil); errors.As(err, &e) && e.Code == ETHROTTLED {
-			return fail(e, nil)
-		}
+	if err := checkLoginInput(in.Email, tenant, meta); err != nil {
+		a.audit.recordBestEffort(ctx, failure(ReasonInvalidRequest))
 		return TokenResponse{}, err
-	}
-	if a.limiter == nil {
-		return TokenResponse{}, Errorf(EUNAVAILABLE, "rate limiter is not configured")
 	}
 	account := accountKey(tenant, email)
-	attempt, locked, err := a.limiter.ReserveAttempt(ctx, account, a.cfg.LockDuration)
+	g, err := a.reserveAttempt(ctx, a.loginAttempt(account, in.DeviceToken, meta))
 	if err != nil {
-		// Fail closed: without the counter no password is checked.
+		if isCode(err, ETHROTTLED) {
+			a.audit.recordThrottled(ctx, "lock:"+account, failure(ReasonLocked))
+		}
 		return TokenResponse{}, err
 	}
-	if locked > 0 {
-		return fail(lockedErr(locked), nil)
+	user, err := a.loginUser(ctx, g, tenant, email)
+	if err != nil {
+		if isCode(err, ETHROTTLED) {
+			a.audit.recordThrottled(ctx, "lock:"+account, failure(ReasonLocked).forUser(*user))
+		}
+		return TokenResponse{}, err
 	}
-	if attempt > a.cfg.MaxAttempts {
-		// Concurrent attempts past the limit: refused without a hash, the
-		// attempt that reached the limit sets the lock.
-		return fail(lockedErr(a.cfg.LockDuration), nil)
+	reason, newHash, err := a.verify(ctx, user, in.Password)
+	if err != nil {
+		g.release(ctx) // no slot: nothing was verified
+		return TokenResponse{}, err
 	}
+	if reason != "" {
+		g.failed(ctx, user, tenant, email, meta)
+		ev := failure(reason)
+		if user != nil {
+			ev.forUser(*user)
+		}
+		a.audit.recordBestEffort(ctx, ev)
+		return TokenResponse{}, errBadCredentials(reason)
+	}
+	g.succeeded(ctx)
+	resp, err := a.startSession(ctx, *user, meta, func(ctx context.Context, tx Tx, now time.Time) error {
+		if err := tx.RecordLogin(ctx, user.ID, now, newHash); err != nil {
+			return err
+		}
+		if user.LockedUntil != nil {
+			return tx.SetUserLock(ctx, user.ID, nil, user.LockLevel)
+		}
+		return nil
+	})
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	resp.DeviceToken = a.devices.Issue(account, a.now())
+	return resp, nil
+}
 
-	var user *User
+// loginUser loads the account of a login; nil for an unknown email. A lock
+// kept in the database refuses the attempt (the user is returned too).
+func (a *Auth) loginUser(ctx context.Context, g *guard, tenant, email string) (*User, error) {
 	u, err := a.store.UserByEmail(ctx, tenant, email)
-	switch {
-	case err == nil:
-		user = &u
-	case !isCode(err, ENOTFOUND):
-		a.releaseAttempt(ctx, account)
-		return TokenResponse{}, err
+	if isCode(err, ENOTFOUND) {
+		return nil, nil
 	}
-	now := a.now()
-	if user != nil && user.LockedAt(now) {
-		// The durable copy of the lock outlives a Redis restart or FLUSHALL;
-		// put it back into Redis so attempts stop counting.
-		left := user.LockedUntil.Sub(now)
-		_ = a.limiter.Lock(ctx, account, left)
-		return fail(lockedErr(left), user)
+	if err != nil {
+		g.release(ctx)
+		return nil, err
 	}
+	if err := g.durableLock(ctx, &u); err != nil {
+		if !isCode(err, ETHROTTLED) {
+			g.release(ctx)
+		}
+		return &u, err
+	}
+	return &u, nil
+}
 
-	reason := ""
-	var ok bool
-	var newHash string
+// verify checks the password inside a hashing slot. reason is empty on
+// success, else why the login fails (for the audit log only); newHash is a
+// rehash at the configured cost when the stored one is cheaper. Every
+// failure costs at least one comparison at the configured cost, whatever
+// the account, so timing tells nothing.
+func (a *Auth) verify(ctx context.Context, user *User, pw string) (reason, newHash string, err error) {
+	now := a.now()
 	err = a.withHashSlot(ctx, func() {
 		switch {
 		case user == nil:
@@ -151,60 +216,58 @@ func (a *Auth) Login(ctx context.Context, in LoginInput, meta Meta) (TokenRespon
 			reason = ReasonPending
 		}
 		if reason != "" {
-			// Same work as a real check, so timing reveals nothing.
-			a.hasher.VerifyDummy(in.Password)
+			a.hasher.VerifyDummy(pw)
 			return
 		}
-		ok = a.hasher.Verify(user.PasswordHash, in.Password)
-		if !ok {
+		cheaper := a.hasher.NeedsRehash(user.PasswordHash)
+		if !a.hasher.Verify(user.PasswordHash, pw) {
 			reason = ReasonBadPassword
+			if cheaper {
+				a.hasher.VerifyDummy(pw)
+			}
 			return
 		}
 		if user.PasswordExpiresAt != nil && !now.Before(*user.PasswordExpiresAt) {
-			ok, reason = false, ReasonPasswordExpire
+			reason = ReasonPasswordExpire
 			return
 		}
-		if a.hasher.NeedsRehash(user.PasswordHash) {
-			if h, err := a.hasher.Hash(in.Password); err == nil {
+		if cheaper {
+			if h, err := a.hasher.Hash(pw); err == nil {
 				newHash = h
 			}
 		}
 	})
-	if err != nil {
-		a.releaseAttempt(ctx, account) // no slot: nothing was verified
-		return TokenResponse{}, err
-	}
-	if !ok {
-		if attempt >= a.cfg.MaxAttempts {
-			a.lock(ctx, account, user, tenant, email, meta)
-		}
-		return fail(errBadCredentials(reason), user)
-	}
+	return reason, newHash, err
+}
 
-	if err := a.limiter.ResetAttempts(ctx, account); err != nil {
-		a.log.WarnContext(ctx, "reset attempt counter failed", "err", err)
+// startSession is the one step every way of signing in ends with: it
+// starts a session for u, runs extra (the grant's own writes) in the same
+// transaction, writes the login_success row and mints the token pair.
+func (e *env) startSession(ctx context.Context, u User, meta Meta, extra func(ctx context.Context, tx Tx, now time.Time) error) (TokenResponse, error) {
+	now := e.now()
+	expires := now.Add(e.cfg.RefreshTTL)
+	if u.MustChangePassword && u.PasswordExpiresAt != nil && u.PasswordExpiresAt.Before(expires) {
+		// A session opened with a one-time password ends with it.
+		expires = *u.PasswordExpiresAt
+	}
+	sess := &Session{
+		ID:            uuid.New(),
+		UserID:        u.ID,
+		TenantID:      u.TenantID,
+		CreatedAt:     now,
+		ExpiresAt:     expires,
+		IdleExpiresAt: minTime(now.Add(e.cfg.RefreshIdleTTL), expires),
+		LastUsedAt:    now,
+		ClientIP:      meta.ip(),
+		UserAgent:     Clean(meta.UserAgent, maxUserAgent),
+		ClientID:      Clean(meta.ClientID, maxClientID),
 	}
 	var resp TokenResponse
-	err = a.store.InTx(ctx, func(tx Tx) error {
-		if err := tx.RecordLogin(ctx, user.ID, now, newHash); err != nil {
-			return err
-		}
-		if user.LockedUntil != nil {
-			if err := tx.SetUserLock(ctx, user.ID, nil, user.LockLevel); err != nil {
+	err := e.store.InTx(ctx, func(tx Tx) error {
+		if extra != nil {
+			if err := extra(ctx, tx, now); err != nil {
 				return err
 			}
-		}
-		sess := &Session{
-			ID:            uuid.New(),
-			UserID:        user.ID,
-			TenantID:      user.TenantID,
-			CreatedAt:     now,
-			ExpiresAt:     now.Add(a.cfg.RefreshTTL),
-			IdleExpiresAt: minTime(now.Add(a.cfg.RefreshIdleTTL), now.Add(a.cfg.RefreshTTL)),
-			LastUsedAt:    now,
-			ClientIP:      meta.ip(),
-			UserAgent:     Escape(truncate(meta.UserAgent, 512)),
-			ClientID:      Escape(truncate(meta.ClientID, 128)),
 		}
 		if err := tx.CreateSession(ctx, sess); err != nil {
 			return err
@@ -216,62 +279,12 @@ func (a *Auth) Login(ctx context.Context, in LoginInput, meta Meta) (TokenRespon
 		if err := tx.CreateRefreshToken(ctx, rt); err != nil {
 			return err
 		}
-		resp, err = a.tokenResponse(*user, *sess, raw, rt.ExpiresAt, now)
-		if err != nil {
+		if resp, err = e.tokenResponse(u, *sess, raw, rt.ExpiresAt, now); err != nil {
 			return err
 		}
-		return a.audit.record(ctx, tx, event(EventLoginSuccess, OutcomeSuccess, "", meta).forUser(*user).forSession(sess.ID))
+		return e.audit.record(ctx, tx, event(EventLoginSuccess, OutcomeSuccess, "", meta).forUser(u).forSession(sess.ID))
 	})
-	if err != nil {
-		return TokenResponse{}, err
-	}
-	return resp, nil
-}
-
-// releaseAttempt returns an attempt that verified nothing; failing to is
-// only logged, the caller's answer is already decided.
-func (a *env) releaseAttempt(ctx context.Context, account string) {
-	if err := a.limiter.ReleaseAttempt(ctx, account); err != nil {
-		a.log.WarnContext(ctx, "release login attempt failed", "err", err)
-	}
-}
-
-func lockedErr(d time.Duration) *Error {
-	return &Error{Code: ETHROTTLED, Message: "too many failed attempts, try again later", Reason: ReasonLocked, RetryAfter: d}
-}
-
-// lockDuration escalates: each earlier lock doubles it, up to the cap.
-func (e *env) lockDuration(level int) time.Duration {
-	d := e.cfg.LockDuration
-	for i := 0; i < level && d < e.cfg.LockMaxDuration; i++ {
-		d *= 2
-	}
-	if e.cfg.LockMaxDuration > 0 && d > e.cfg.LockMaxDuration {
-		d = e.cfg.LockMaxDuration
-	}
-	return d
-}
-
-// lock locks an account in Redis and, for a real user, in the store too.
-func (a *env) lock(ctx context.Context, account string, user *User, tenant, email string, meta Meta) {
-	level, err := a.limiter.NextLockLevel(ctx, account, a.cfg.LockLevelTTL)
-	if err != nil {
-		level = 0
-	}
-	d := a.lockDuration(level)
-	if err := a.limiter.Lock(ctx, account, d); err != nil {
-		a.log.WarnContext(ctx, "lock account in limiter failed", "err", err)
-	}
-	ev := event(EventAccountLocked, OutcomeSuccess, "max_attempts", meta)
-	ev.SubjectEmail, ev.TenantSlug = email, tenant
-	if user != nil {
-		until := a.now().Add(d)
-		if err := a.store.SetUserLock(ctx, user.ID, &until, level+1); err != nil {
-			a.log.WarnContext(ctx, "persist account lock failed", "err", err)
-		}
-		ev.forUser(*user)
-	}
-	a.audit.recordBestEffort(ctx, ev)
+	return resp, err
 }
 
 // newRefreshToken makes a token for sess; it expires with the session's
@@ -294,7 +307,9 @@ func newRefreshToken(sess *Session, parent *uuid.UUID, now time.Time) (*RefreshT
 // tokenResponse signs an access token for user in sess.
 func (e *env) tokenResponse(u User, sess Session, refresh string, refreshExpires, now time.Time) (TokenResponse, error) {
 	roles := u.Roles
-	if roles == nil {
+	if roles == nil || u.MustChangePassword {
+		// Until the password is changed the token grants nothing, and says
+		// so, for downstream services that only verify it (docs/api.md).
 		roles = []string{}
 	}
 	access, kid, err := e.keys.sign(token.Claims{
@@ -309,6 +324,8 @@ func (e *env) tokenResponse(u User, sess Session, refresh string, refreshExpires
 		IssuedAt:  now,
 		NotBefore: now,
 		ExpiresAt: now.Add(e.cfg.AccessTTL),
+
+		PasswordChange: u.MustChangePassword,
 	})
 	if err != nil {
 		return TokenResponse{}, err

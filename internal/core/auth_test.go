@@ -116,7 +116,9 @@ func TestLockoutEscalatesAndSurvivesRedisFlush(t *testing.T) {
 	if d := core.RetryAfter(err); d < 14*time.Minute || d > 15*time.Minute {
 		t.Fatalf("Retry-After %v, want about 15m", d)
 	}
-	if n := h.count(`SELECT count(*) FROM users WHERE id = $1 AND locked_until IS NOT NULL AND lock_level = 1`, u.ID); n != 1 {
+	// The failures came from one source: that source is locked out of the
+	// account (durably too), not the account itself.
+	if n := h.count(`SELECT count(*) FROM login_source_locks WHERE user_id = $1 AND locked_until > $2`, u.ID, h.clock.Now()); n != 1 {
 		t.Fatal("lock not persisted in postgres")
 	}
 	if n := h.count(`SELECT count(*) FROM user_login_events WHERE event = 'account_locked' AND subject_id = $1`, u.ID); n != 1 {
@@ -180,7 +182,7 @@ func TestLockEscalationIsCapped(t *testing.T) {
 		_, err := h.login("dave@example.com", "wrong wrong wrong")
 		wantCode(t, err, core.EDENIED)
 		var until time.Time
-		if err := h.db.Get(&until, `SELECT locked_until FROM users WHERE id = $1`, u.ID); err != nil {
+		if err := h.db.Get(&until, `SELECT locked_until FROM login_source_locks WHERE user_id = $1`, u.ID); err != nil {
 			t.Fatal(err)
 		}
 		if got := until.Sub(h.clock.Now()).Round(time.Millisecond); got != d {
@@ -317,16 +319,22 @@ func TestPostgresDownGives503(t *testing.T) {
 			_, err := h.svcs.Users.Create(ctx, core.CreateInput{Email: "n@example.com"}, meta())
 			return err
 		},
-		"seed":        func() error { _, err := h.svcs.Users.Seed(ctx, "", "s@example.com", false, meta()); return err },
-		"disable":     func() error { _, err := h.svcs.Users.Disable(ctx, "", "pg@example.com", meta()); return err },
-		"unlock":      func() error { _, err := h.svcs.Users.Unlock(ctx, "", "pg@example.com", meta()); return err },
-		"list":        func() error { _, err := h.svcs.Users.List(ctx, ""); return err },
-		"tenants":     func() error { _, err := h.svcs.Tenants.List(ctx); return err },
-		"tenant new":  func() error { _, err := h.svcs.Tenants.Create(ctx, "x", "", meta()); return err },
-		"tenant off":  func() error { _, err := h.svcs.Tenants.Disable(ctx, "x", meta()); return err },
-		"ensure":      func() error { _, err := h.svcs.Tenants.Ensure(ctx, "x", meta()); return err },
-		"keys":        func() error { _, err := h.svcs.Keys.List(ctx); return err },
-		"rotate":      func() error { _, err := h.svcs.Keys.Rotate(ctx, false, meta()); return err },
+		"seed": func() error {
+			_, err := h.svcs.Users.Seed(ctx, core.SeedInput{Tenant: "", Email: "s@example.com", Rotate: false}, meta())
+			return err
+		},
+		"disable":    func() error { _, err := h.svcs.Users.Disable(ctx, "", "pg@example.com", meta()); return err },
+		"unlock":     func() error { _, err := h.svcs.Users.Unlock(ctx, "", "pg@example.com", meta()); return err },
+		"list":       func() error { _, err := h.svcs.Users.List(ctx, ""); return err },
+		"tenants":    func() error { _, err := h.svcs.Tenants.List(ctx); return err },
+		"tenant new": func() error { _, err := h.svcs.Tenants.Create(ctx, "x", "", meta()); return err },
+		"tenant off": func() error { _, err := h.svcs.Tenants.Disable(ctx, "x", meta()); return err },
+		"ensure":     func() error { _, err := h.svcs.Tenants.Ensure(ctx, "x", meta()); return err },
+		"keys":       func() error { _, err := h.svcs.Keys.List(ctx); return err },
+		"rotate": func() error {
+			_, err := h.svcs.Keys.Rotate(ctx, core.RotateOptions{Emergency: false, Force: true}, meta())
+			return err
+		},
 		"keys ensure": func() error { return h.svcs.Keys.Ensure(ctx, meta()) },
 		"keys load":   func() error { return h.svcs.Keys.Load(ctx) },
 		"audit":       func() error { _, err := h.svcs.Audit.List(ctx, core.AuditQuery{}); return err },

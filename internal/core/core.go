@@ -7,6 +7,7 @@ package core
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"log/slog"
 	"time"
@@ -24,12 +25,20 @@ type Config struct {
 	RefreshIdleTTL time.Duration
 	RefreshGrace   time.Duration
 
-	MaxAttempts     int
-	LockDuration    time.Duration
-	LockMaxDuration time.Duration
+	// MaxAttempts failures from one source lock that source out of the
+	// account; AccountMaxAttempts from all sources together lock the account
+	// for every source without a device token or session.
+	MaxAttempts        int
+	AccountMaxAttempts int
+	LockDuration       time.Duration
+	LockMaxDuration    time.Duration
 	// LockLevelTTL is how long earlier locks count towards escalation.
 	LockLevelTTL time.Duration
 	IPPerMinute  int
+	// IPv6Prefix is the prefix length IPv6 clients are bucketed by.
+	IPv6Prefix int
+	// DeviceTokenTTL is how long a device token proves an earlier success.
+	DeviceTokenTTL time.Duration
 
 	PasswordMinLength int
 	DefaultTenant     string
@@ -43,6 +52,12 @@ type Config struct {
 	// KeyPollInterval is how often a server re-reads signing keys even
 	// without a change notice.
 	KeyPollInterval time.Duration
+	// JWKSMaxAge is how long verifiers may cache the JWKS: a next key must
+	// have been published that long before a rotation activates it.
+	JWKSMaxAge time.Duration
+	// MailPollInterval is how often the outbox worker looks for mail queued
+	// by other processes.
+	MailPollInterval time.Duration
 }
 
 // Deps are the adapters and primitives core is built on.
@@ -53,8 +68,11 @@ type Deps struct {
 	Mailer   Mailer
 	Hasher   Credentials
 	Sealer   *token.Sealer
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// Devices issues and checks device tokens; nil makes a random key, so
+	// tokens don't outlive the process (fine for tests, not for servers).
+	Devices *token.DeviceTokens
+	Logger  *slog.Logger
+	Now     func() time.Time
 }
 
 // Credentials checks and makes password hashes. The built-in one is
@@ -79,6 +97,7 @@ type Services struct {
 	Keys     *Keys
 	Resets   *Resets
 	Audit    *Audit
+	Mail     *Outbox
 }
 
 // env is what every service shares.
@@ -90,12 +109,16 @@ type env struct {
 	mailer  Mailer
 	hasher  Credentials
 	sealer  *token.Sealer
+	devices *token.DeviceTokens
 	log     *slog.Logger
 	now     func() time.Time
 	hashes  chan struct{}
 	policy  password.Policy
 	keys    *Keys
 	audit   *Audit
+	// mailWake nudges this process's outbox worker after a commit that
+	// queued mail, so delivery doesn't wait for the next poll.
+	mailWake chan struct{}
 }
 
 // New builds every service from cfg and deps.
@@ -124,6 +147,24 @@ func New(cfg Config, deps Deps) (*Services, error) {
 	if cfg.ResetTTL <= 0 {
 		cfg.ResetTTL = 30 * time.Minute
 	}
+	if cfg.AccountMaxAttempts <= 0 {
+		cfg.AccountMaxAttempts = 100
+	}
+	if cfg.DeviceTokenTTL <= 0 {
+		cfg.DeviceTokenTTL = 90 * 24 * time.Hour
+	}
+	if cfg.JWKSMaxAge <= 0 {
+		cfg.JWKSMaxAge = 5 * time.Minute
+	}
+	if cfg.MailPollInterval <= 0 {
+		cfg.MailPollInterval = time.Second
+	}
+	if deps.Devices == nil {
+		var err error
+		if deps.Devices, err = token.NewDeviceTokens([]byte(rand.Text() + rand.Text())); err != nil {
+			return nil, err
+		}
+	}
 	e := &env{
 		cfg:     cfg,
 		store:   deps.Store,
@@ -132,12 +173,14 @@ func New(cfg Config, deps Deps) (*Services, error) {
 		mailer:  deps.Mailer,
 		hasher:  deps.Hasher,
 		sealer:  deps.Sealer,
+		devices: deps.Devices,
 		log:     deps.Logger,
 		// Microseconds, as PostgreSQL stores them: a time read back equals
 		// the one written, so durations computed from both agree.
-		now:    func() time.Time { return deps.Now().UTC().Truncate(time.Microsecond) },
-		hashes: make(chan struct{}, cfg.MaxConcurrentHashes),
-		policy: password.Policy{MinLength: cfg.PasswordMinLength},
+		now:      func() time.Time { return deps.Now().UTC().Truncate(time.Microsecond) },
+		hashes:   make(chan struct{}, cfg.MaxConcurrentHashes),
+		policy:   password.Policy{MinLength: cfg.PasswordMinLength},
+		mailWake: make(chan struct{}, 1),
 	}
 	e.audit = &Audit{env: e}
 	e.keys = &Keys{env: e}
@@ -149,6 +192,7 @@ func New(cfg Config, deps Deps) (*Services, error) {
 		Keys:     e.keys,
 		Resets:   &Resets{env: e},
 		Audit:    e.audit,
+		Mail:     &Outbox{env: e},
 	}, nil
 }
 

@@ -3,7 +3,6 @@ package core
 import (
 	"crypto/ed25519"
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -60,8 +59,11 @@ type User struct {
 	LockedUntil       *time.Time
 	LockLevel         int
 	LastLoginAt       *time.Time
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
+	// EmailVerifiedAt is when the person completed a link mailed to the
+	// address (an invite or a reset); nil until then.
+	EmailVerifiedAt *time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 }
 
 // HasRole reports whether the user holds role.
@@ -77,12 +79,6 @@ func (u User) HasRole(role string) bool {
 // LockedAt reports whether a temporary lock is in force at now.
 func (u User) LockedAt(now time.Time) bool {
 	return u.LockedUntil != nil && u.LockedUntil.After(now)
-}
-
-// NormalizeEmail is the one place that decides when two emails are the same
-// account: surrounding spaces are dropped and case is folded.
-func NormalizeEmail(email string) string {
-	return strings.ToLower(strings.TrimSpace(email))
 }
 
 // Session is one login: a refresh token family identified by sid.
@@ -143,10 +139,17 @@ type SigningKey struct {
 	ExpiresAt *time.Time
 }
 
-// ResetToken is a single-use password reset token, stored by hash.
+// Kinds of ResetToken: a reset request never voids an invite.
+const (
+	TokenReset  = "reset"
+	TokenInvite = "invite"
+)
+
+// ResetToken is a single-use password reset or invite token, stored by hash.
 type ResetToken struct {
 	ID        uuid.UUID
 	UserID    uuid.UUID
+	Kind      string // TokenReset or TokenInvite
 	Hash      []byte
 	CreatedAt time.Time
 	ExpiresAt time.Time
@@ -178,6 +181,15 @@ type AuditEvent struct {
 	ClientIP     string
 	UserAgent    string
 	ClientID     string
+	// RequestIDFromClient marks a request id the client sent (X-Request-Id)
+	// rather than one the server made; ClientIDVerified says whether the
+	// client authenticated as ClientID, or only named it.
+	RequestIDFromClient bool
+	ClientIDVerified    bool
+	// Suppressed is set on an aggregated row of throttled attempts: how many
+	// more throttled attempts of the same IP or account the previous window
+	// had, which got no row of their own.
+	Suppressed int
 }
 
 // Audit event types.
@@ -189,6 +201,7 @@ const (
 	EventRefresh         = "refresh"
 	EventRefreshFailure  = "refresh_failure"
 	EventRefreshReuse    = "refresh_reuse_detected"
+	EventRefreshReplay   = "refresh_replay"
 	EventLogout          = "logout"
 	EventResetInitiate   = "password_reset_initiate"
 	EventResetComplete   = "password_reset_complete"
@@ -207,12 +220,19 @@ const (
 	EventAccessDenied    = "access_denied"
 )
 
-// Meta describes who is asking: it travels from the transport into audit rows.
+// Meta describes who is asking: it travels from the transport into audit
+// rows. Its strings arrive as the client sent them: core cleans them once,
+// on the way into storage (Clean).
 type Meta struct {
 	RequestID string
-	ClientIP  netip.Addr
-	UserAgent string
-	ClientID  string
+	// RequestIDFromClient says RequestID came from the client.
+	RequestIDFromClient bool
+	ClientIP            netip.Addr
+	UserAgent           string
+	// ClientID is what a public client says it is; ClientIDVerified is set
+	// only when it authenticated as that client.
+	ClientID         string
+	ClientIDVerified bool
 	// Actor names who acted when it isn't the subject, e.g. "cli" or a user id.
 	Actor string
 }

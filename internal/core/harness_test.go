@@ -123,9 +123,17 @@ func (h *harness) count(query string, args ...any) int {
 	return n
 }
 
-// mails reads the file outbox.
+// mails waits until the outbox worker has delivered every queued mail,
+// then reads the mail file.
 func (h *harness) mails() []core.Mail {
 	h.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for h.count(`SELECT count(*) FROM mail_outbox WHERE sent_at IS NULL AND failed_at IS NULL`) > 0 {
+		if time.Now().After(deadline) {
+			h.t.Fatal("queued mail was not delivered within 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	b, err := os.ReadFile(h.mailPath)
 	if os.IsNotExist(err) {
 		return nil

@@ -269,13 +269,24 @@ type RotateResult struct {
 	Emergency bool   `json:"emergency"`
 }
 
+// RotateOptions select the kind of rotation.
+type RotateOptions struct {
+	// Emergency unpublishes the old active key at once.
+	Emergency bool
+	// Force activates a next key even if verifiers may not have fetched it.
+	Force bool
+}
+
 // Rotate promotes next to active, retires the old active key and makes a new
 // next key, in one transaction that is safe against concurrent rotations.
 // A retired key stays published until every token it signed has expired
 // (access TTL, plus the poll interval other servers may still sign with it,
 // plus verifier leeway); an emergency rotation unpublishes it at once, which
-// kills every token it signed.
-func (k *Keys) Rotate(ctx context.Context, emergency bool, meta Meta) (RotateResult, error) {
+// kills every token it signed. A staged rotation refuses to activate a next
+// key published more recently than verifiers may cache the JWKS: they would
+// not know the key yet, and refuse its tokens.
+func (k *Keys) Rotate(ctx context.Context, opts RotateOptions, meta Meta) (RotateResult, error) {
+	emergency := opts.Emergency
 	var res RotateResult
 	err := k.store.InTx(ctx, func(tx Tx) error {
 		keys, err := tx.LockSigningKeys(ctx)
@@ -295,6 +306,12 @@ func (k *Keys) Rotate(ctx context.Context, emergency bool, meta Meta) (RotateRes
 			return Errorf(ECONFLICT, "signing keys are not initialised (run idp migrate up)")
 		}
 		now := k.now()
+		// The first pair is published together: whoever knows the active key
+		// knows next too. Later next keys need the cache time to spread.
+		if age := now.Sub(next.CreatedAt); next.CreatedAt.After(active.CreatedAt) && !emergency && !opts.Force && age < k.cfg.JWKSMaxAge {
+			return Errorf(ECONFLICT, "the next key was published %s ago; verifiers may cache the JWKS for %s and would refuse its tokens: wait %s, or use --force (or --emergency if a key is compromised)",
+				age.Round(time.Second), k.cfg.JWKSMaxAge, (k.cfg.JWKSMaxAge - age).Round(time.Second))
+		}
 		expires := now.Add(k.cfg.AccessTTL + k.cfg.KeyPollInterval + time.Minute)
 		if emergency {
 			// Already past: the key leaves every JWKS at its next load.

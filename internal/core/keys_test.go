@@ -63,7 +63,7 @@ func TestKeyRotationBreaksNobody(t *testing.T) {
 	defer cancel()
 	go other.Keys.Watch(wctx)
 
-	res, err := h.svcs.Keys.Rotate(ctx, false, meta())
+	res, err := h.svcs.Keys.Rotate(ctx, core.RotateOptions{Emergency: false, Force: true}, meta())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestEmergencyRotationKillsOldTokens(t *testing.T) {
 	ctx := context.Background()
 	h.user("lee@example.com")
 	before := h.mustLogin("lee@example.com")
-	if _, err := h.svcs.Keys.Rotate(ctx, true, meta()); err != nil {
+	if _, err := h.svcs.Keys.Rotate(ctx, core.RotateOptions{Emergency: true, Force: true}, meta()); err != nil {
 		t.Fatal(err)
 	}
 	if contains(jwksKIDs(t, h.svcs), before.KID) {

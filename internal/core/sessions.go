@@ -42,11 +42,11 @@ func (s *Sessions) Refresh(ctx context.Context, raw string, meta Meta) (TokenRes
 	if raw == "" {
 		return TokenResponse{}, Errorf(EINVALID, "refresh_token is required")
 	}
+	if err := s.limitIPAudited(ctx, "refresh", event(EventRefreshFailure, OutcomeFailure, "", meta), meta); err != nil {
+		return TokenResponse{}, err
+	}
 	if len(raw) > 512 {
 		return s.refreshFailure(ctx, errBadGrant(ReasonUnknownToken), nil, meta)
-	}
-	if err := s.limitIP(ctx, "refresh", meta); err != nil {
-		return TokenResponse{}, err
 	}
 	hash := token.HashOpaque(raw)
 	var resp TokenResponse
@@ -93,7 +93,14 @@ func (s *Sessions) Refresh(ctx context.Context, raw string, meta Meta) (TokenRes
 			return err
 		}
 		ev := s.audit.prepare(event(EventRefresh, OutcomeSuccess, "", meta).forUser(user).forSession(sess.ID))
-		return tx.StoreRotation(ctx, child, replay, now, sess.IdleExpiresAt, ev)
+		err = tx.StoreRotation(ctx, child, replay, now, sess.IdleExpiresAt, ev)
+		if isCode(err, ENOTFOUND) {
+			// A revocation committed while this refresh waited for the
+			// session: it wins, and nothing of this rotation survives.
+			failed = errBadGrant(ReasonSessionRevoked)
+			return failed
+		}
+		return err
 	})
 	switch {
 	case err == nil:
@@ -130,6 +137,10 @@ func (s *Sessions) replayOrReuse(ctx context.Context, raw string, hash []byte, m
 		if err == nil {
 			var resp TokenResponse
 			if err := json.Unmarshal(plain, &resp); err == nil {
+				// A second tab or a retry: fine, but worth a row, since a
+				// thief replaying a token inside the window looks the same.
+				ev := s.sessionEvent(ctx, s.store, event(EventRefreshReplay, OutcomeSuccess, "grace_window", meta), sess)
+				s.audit.recordBestEffort(ctx, ev)
 				return resp, nil
 			}
 		}
@@ -192,8 +203,12 @@ func (s *Sessions) Logout(ctx context.Context, raw string, meta Meta) error {
 	return s.revokeSession(ctx, sess, "logout", EventLogout, meta)
 }
 
-// LogoutAll revokes every session of the caller.
+// LogoutAll revokes every session of the caller. A token whose password
+// must change first is refused here as everywhere but /me and the change.
 func (s *Sessions) LogoutAll(ctx context.Context, p Principal, meta Meta) error {
+	if err := p.Authorize(""); err != nil {
+		return err
+	}
 	return s.store.InTx(ctx, func(tx Tx) error {
 		n, err := tx.RevokeUserSessions(ctx, p.User.ID, nil, "logout_all", s.now())
 		if err != nil {

@@ -51,6 +51,15 @@ type Tx interface {
 	// RecordLogin sets last_login_at and, when newHash is not empty, replaces
 	// the password hash (cost upgrade).
 	RecordLogin(ctx context.Context, id uuid.UUID, at time.Time, newHash string) error
+	// MarkEmailVerified records that the person completed a link mailed to
+	// the address; the first time counts.
+	MarkEmailVerified(ctx context.Context, id uuid.UUID, at time.Time) error
+
+	// Per-source login locks, the durable copy of what the Limiter holds
+	// (the account-wide lock is the user's LockedUntil). source is a digest.
+	SourceLock(ctx context.Context, userID uuid.UUID, source string) (*time.Time, error)
+	SetSourceLock(ctx context.Context, userID uuid.UUID, source string, until time.Time) error
+	ClearSourceLocks(ctx context.Context, userID uuid.UUID) error
 
 	// Sessions and refresh tokens.
 	CreateSession(ctx context.Context, s *Session) error
@@ -64,9 +73,13 @@ type Tx interface {
 	// StoreRotation, in one statement, inserts child, records the replay
 	// record on the parent, moves the session's last use and idle expiry
 	// and appends ev to the audit log: with SpendRefreshToken, a refresh is
-	// two statements in one transaction.
+	// two statements in one transaction. It waits for a concurrent
+	// revocation of the session and returns ENOTFOUND when the session was
+	// revoked meanwhile: the caller must then roll back.
 	StoreRotation(ctx context.Context, child *RefreshToken, replay []byte, usedAt, idleExpiresAt time.Time, ev *AuditEvent) error
 	SessionByID(ctx context.Context, id uuid.UUID) (Session, error)
+	// SetSessionExpiry moves a live session's absolute and idle ends.
+	SetSessionExpiry(ctx context.Context, id uuid.UUID, expiresAt, idleExpiresAt time.Time) error
 	// Revoke* mark live sessions revoked (already revoked ones keep their
 	// first reason) and return how many changed.
 	RevokeSession(ctx context.Context, id uuid.UUID, reason string, at time.Time) (int, error)
@@ -81,17 +94,54 @@ type Tx interface {
 	InsertSigningKey(ctx context.Context, k *SigningKey) error
 	UpdateSigningKey(ctx context.Context, k *SigningKey) error // state and dates
 
-	// Password reset tokens.
+	// Password reset and invite tokens.
 	CreateResetToken(ctx context.Context, t *ResetToken) error
-	// VoidResetTokens makes every unused token of the user unusable.
-	VoidResetTokens(ctx context.Context, userID uuid.UUID, at time.Time) error
+	// VoidResetTokens makes every unused token of the user of kind ("" for
+	// every kind) unusable.
+	VoidResetTokens(ctx context.Context, userID uuid.UUID, kind string, at time.Time) error
 	// UseResetToken atomically marks a live token used and returns it;
 	// ENOTFOUND when it is unknown, used, voided or expired.
 	UseResetToken(ctx context.Context, hash []byte, now time.Time) (ResetToken, error)
+	// RecordResetRequest writes a reset or invite request in one statement,
+	// the same statement whether or not an account matched, so the request
+	// costs the same for every email (docs/auth/idp.md).
+	RecordResetRequest(ctx context.Context, r ResetRequest) error
+
+	// Mail outbox.
+	EnqueueMail(ctx context.Context, m *OutboxMail) error // fills ID, CreatedAt
+	// ClaimMail takes up to limit due mails for lease: a mail claimed by a
+	// worker that died is due again once the lease ends.
+	ClaimMail(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]OutboxMail, error)
+	// MailSent marks a mail delivered and drops its payload.
+	MailSent(ctx context.Context, id int64, at time.Time) error
+	// MailRetry releases a claimed mail for another attempt at next, or, with
+	// failed, gives up on it (and drops its payload).
+	MailRetry(ctx context.Context, id int64, next time.Time, lastErr string, failed bool) error
 
 	// Audit.
 	InsertAuditEvent(ctx context.Context, e *AuditEvent) error
 	ListAuditEvents(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+}
+
+// ResetRequest is what one reset or invite request writes. The audit row
+// is always written; the rest only when UserID is set: older unused tokens
+// of VoidKind ("" voids none) are voided, Token is stored and Mail queued.
+type ResetRequest struct {
+	UserID   *uuid.UUID
+	VoidKind string
+	Token    *ResetToken
+	Mail     *OutboxMail
+	Event    *AuditEvent
+}
+
+// OutboxMail is one queued mail. Payload is the sealed Mail: it holds the
+// link, and so a token.
+type OutboxMail struct {
+	ID        int64
+	Kind      string
+	Payload   []byte
+	Attempts  int // attempts before this one
+	CreatedAt time.Time
 }
 
 // AuditFilter selects audit events, newest first.
@@ -102,31 +152,61 @@ type AuditFilter struct {
 	Limit    int
 }
 
+// Attempt names whose budget a password verification spends: an account
+// (accountKey of tenant and email) from one source (a client IP bucket, a
+// device token or a session; a digest, see sourceKey). Failures count per
+// source and, all sources together, per account (docs/auth/idp.md,
+// "Lockout").
+type Attempt struct {
+	Account string
+	Source  string
+	// Trusted sources proved an earlier success (a device token) or hold a
+	// session: the account-wide lock doesn't stop them, only their own.
+	Trusted bool
+}
+
+// Reservation is the outcome of ReserveAttempt.
+type Reservation struct {
+	// SourceCount and AccountCount number this attempt in its windows.
+	SourceCount, AccountCount int
+	// Locked > 0: refused without counting, for that long; AccountLocked
+	// says the lock is the account-wide one.
+	Locked        time.Duration
+	AccountLocked bool
+}
+
 // Limiter holds fast, rebuildable throttling state (Redis in production).
 // Losing it never unlocks an account: locks of known users also live in the
 // Store.
 type Limiter interface {
-	// ReserveAttempt atomically checks the account's lock and, when it is not
-	// locked, counts one attempt in a window of the given length. It returns
-	// the attempt's number in the window, or locked > 0 (the lock's remaining
-	// time) without counting anything.
-	ReserveAttempt(ctx context.Context, account string, window time.Duration) (attempt int, locked time.Duration, err error)
+	// ReserveAttempt atomically checks the locks that apply to a (the
+	// source's, and the account's unless a is trusted) and, when none is in
+	// force, counts one attempt for the source (in a window of sourceWindow)
+	// and for the account (accountWindow).
+	ReserveAttempt(ctx context.Context, a Attempt, sourceWindow, accountWindow time.Duration) (Reservation, error)
 	// ReleaseAttempt gives back an attempt that verified nothing (the
 	// database or the hashing queue failed), so outages don't count
 	// against the user.
-	ReleaseAttempt(ctx context.Context, account string) error
-	// ResetAttempts clears the attempt counter after a success.
-	ResetAttempts(ctx context.Context, account string) error
-	// NextLockLevel counts one more lock for the account (remembered for
-	// levelTTL) and returns how many came before this one.
-	NextLockLevel(ctx context.Context, account string, levelTTL time.Duration) (int, error)
-	// Lock locks the account for d and clears its attempt counter.
-	Lock(ctx context.Context, account string, d time.Duration) error
-	// Unlock clears lock, counter and level.
+	ReleaseAttempt(ctx context.Context, a Attempt) error
+	// ResetAttempts clears the source's and the account's counters after a
+	// success.
+	ResetAttempts(ctx context.Context, a Attempt) error
+	// NextLockLevel counts one more lock of the source (or, with account,
+	// of the whole account), remembered for levelTTL, and returns how many
+	// came before this one.
+	NextLockLevel(ctx context.Context, a Attempt, account bool, levelTTL time.Duration) (int, error)
+	// Lock locks the source (or the whole account) for d and clears its
+	// counter.
+	Lock(ctx context.Context, a Attempt, account bool, d time.Duration) error
+	// Unlock clears every lock, counter and level of the account, its
+	// sources' included.
 	Unlock(ctx context.Context, account string) error
 	// Allow counts one request in a fixed window for bucket and reports
 	// whether it is within limit, or how long until the window ends.
 	Allow(ctx context.Context, bucket string, limit int, window time.Duration) (ok bool, retryAfter time.Duration, err error)
+	// Tally counts one event for bucket in the current fixed window and
+	// returns the count so far and the previous window's total.
+	Tally(ctx context.Context, bucket string, window time.Duration) (n, previous int, err error)
 	Ping(ctx context.Context) error
 }
 

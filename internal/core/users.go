@@ -2,10 +2,12 @@ package core
 
 import (
 	"context"
-	"net/mail"
+	"errors"
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -49,17 +51,20 @@ func (u User) View() UserView {
 
 var roleRE = regexp.MustCompile(`^[a-z][a-z0-9_:.-]{0,63}$`)
 
-// validEmail accepts one plain address (no display name), at most 320 bytes.
-func validEmail(email string) error {
-	if email == "" {
-		return Errorf(EINVALID, "email is required")
+// maxDisplayName bounds display names, in bytes.
+const maxDisplayName = 200
+
+// checkDisplayName refuses what would let a name pose as another or break
+// the lines it is shown on: controls and bidi overrides. Joiners stay
+// allowed: emoji and several scripts need them.
+func checkDisplayName(name string) error {
+	if len(name) > maxDisplayName {
+		return Errorf(EINVALID, "display_name is longer than %d bytes", maxDisplayName)
 	}
-	if len(email) > 320 {
-		return Errorf(EINVALID, "email is longer than 320 bytes")
-	}
-	a, err := mail.ParseAddress(email)
-	if err != nil || a.Address != email || a.Name != "" || !strings.Contains(email[strings.LastIndexByte(email, '@'):], ".") && !strings.HasSuffix(email, "@localhost") {
-		return Errorf(EINVALID, "email %q is not a valid address", Escape(email))
+	if !utf8.ValidString(name) || strings.ContainsFunc(name, func(r rune) bool {
+		return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || unicode.In(r, unicode.Zl, unicode.Zp)
+	}) {
+		return Errorf(EINVALID, "display_name holds a control or bidi character")
 	}
 	return nil
 }
@@ -97,16 +102,16 @@ func (us *Users) Create(ctx context.Context, in CreateInput, meta Meta) (UserVie
 
 func (us *Users) create(ctx context.Context, in CreateInput, meta Meta, eventName string) (UserView, error) {
 	tenant := us.tenantOrDefault(in.Tenant)
-	email := NormalizeEmail(in.Email)
-	if err := validEmail(email); err != nil {
+	if err := checkEmail(in.Email); err != nil {
 		return UserView{}, err
 	}
+	email := NormalizeEmail(in.Email)
 	roles, err := validRoles(in.Roles)
 	if err != nil {
 		return UserView{}, err
 	}
-	if len(in.DisplayName) > 200 {
-		return UserView{}, Errorf(EINVALID, "display_name is longer than 200 bytes")
+	if err := checkDisplayName(in.DisplayName); err != nil {
+		return UserView{}, err
 	}
 	t, err := us.store.TenantBySlug(ctx, tenant)
 	if err != nil {
@@ -116,7 +121,7 @@ func (us *Users) create(ctx context.Context, in CreateInput, meta Meta, eventNam
 		return UserView{}, Errorf(ECONFLICT, "tenant %q is disabled", tenant)
 	}
 	u := &User{TenantID: t.ID, TenantSlug: t.Slug, TenantStatus: t.Status, Email: email, Roles: roles,
-		DisplayName: Escape(in.DisplayName), Status: UserPending}
+		DisplayName: in.DisplayName, Status: UserPending}
 	if in.Password != "" {
 		if err := us.checkPassword(in.Password, email, tenant); err != nil {
 			return UserView{}, err
@@ -126,16 +131,19 @@ func (us *Users) create(ctx context.Context, in CreateInput, meta Meta, eventNam
 		}
 		u.Status = UserActive
 	}
-	var invite string
 	err = us.store.InTx(ctx, func(tx Tx) error {
 		if err := tx.CreateUser(ctx, u); err != nil {
 			if isCode(err, ECONFLICT) {
-				return Errorf(ECONFLICT, "a user %q already exists in tenant %q", email, tenant)
+				return Errorf(ECONFLICT, "a user %q already exists in tenant %q", Escape(email), tenant)
 			}
 			return err
 		}
 		if u.Status == UserPending {
-			if invite, err = us.newResetToken(ctx, tx, u.ID, 7*24*time.Hour); err != nil {
+			invite, err := us.newResetToken(ctx, tx, u.ID, TokenInvite, inviteTTL)
+			if err != nil {
+				return err
+			}
+			if err := us.queueMail(ctx, tx, Mail{To: email, Kind: MailInvite, Subject: inviteSubject, URL: us.resetURL(invite)}); err != nil {
 				return err
 			}
 		}
@@ -144,9 +152,8 @@ func (us *Users) create(ctx context.Context, in CreateInput, meta Meta, eventNam
 	if err != nil {
 		return UserView{}, err
 	}
-	if invite != "" {
-		us.sendMail(ctx, Mail{To: email, Kind: MailInvite, Subject: "You are invited: set your password",
-			URL: us.resetURL(invite)}, *u, meta)
+	if u.Status == UserPending {
+		us.wakeMail()
 	}
 	return u.View(), nil
 }
@@ -166,7 +173,9 @@ func (us *Users) Register(ctx context.Context, p Principal, in RegisterInput, me
 	deny := func(err *Error, reason string) (UserView, error) {
 		ev := event(EventRegister, OutcomeFailure, reason, meta).forUser(p.User)
 		ev.Actor = p.User.ID.String()
-		ev.SubjectID, ev.SubjectEmail = nil, NormalizeEmail(in.Email)
+		ev.SubjectID = nil
+		ev.forInput(p.User.TenantSlug, in.Email)
+		ev.TenantID = &p.User.TenantID
 		us.audit.recordBestEffort(ctx, ev)
 		return UserView{}, err
 	}
@@ -188,8 +197,12 @@ func (us *Users) Register(ctx context.Context, p Principal, in RegisterInput, me
 	if meta.Actor == "" {
 		meta.Actor = p.User.ID.String()
 	}
-	return us.create(ctx, CreateInput{Tenant: p.User.TenantSlug, Email: in.Email, Password: in.Password,
+	view, err := us.create(ctx, CreateInput{Tenant: p.User.TenantSlug, Email: in.Email, Password: in.Password,
 		Roles: in.Roles, DisplayName: in.DisplayName}, meta, EventRegister)
+	if e := (*Error)(nil); errors.As(err, &e) && (e.Code == EINVALID || e.Code == EWEAKPASSWORD || e.Code == ECONFLICT) {
+		return deny(e, string(e.Code))
+	}
+	return view, err
 }
 
 // SeedResult holds a seeded admin's one-time password: shown once, never
@@ -202,18 +215,29 @@ type SeedResult struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
+// SeedInput is `idp users seed`.
+type SeedInput struct {
+	Tenant, Email string
+	// Rotate gives the existing seeded admin (who must be Email) a new
+	// one-time password; Enable also returns a disabled one to active.
+	Rotate, Enable bool
+}
+
 // Seed creates the tenant if needed and an admin with a random one-time
-// password. It refuses when the tenant already has an admin, unless rotate,
-// which gives the seeded admin a new one-time password and revokes its
-// sessions.
-func (us *Users) Seed(ctx context.Context, tenant, email string, rotate bool, meta Meta) (SeedResult, error) {
-	tenant = us.tenantOrDefault(tenant)
-	email = NormalizeEmail(email)
-	if err := validEmail(email); err != nil {
+// password. It refuses when the tenant already has an admin, unless
+// rotate, which gives the seeded admin a new one-time password and revokes
+// its sessions.
+func (us *Users) Seed(ctx context.Context, in SeedInput, meta Meta) (SeedResult, error) {
+	tenant := us.tenantOrDefault(in.Tenant)
+	if err := checkEmail(in.Email); err != nil {
 		return SeedResult{}, err
 	}
+	email := NormalizeEmail(in.Email)
 	if err := validSlug(tenant); err != nil {
 		return SeedResult{}, err
+	}
+	if in.Enable && !in.Rotate {
+		return SeedResult{}, Errorf(EINVALID, "--enable goes with --rotate")
 	}
 	pw, err := password.GenerateFor(24, email, tenant)
 	if err != nil {
@@ -223,58 +247,25 @@ func (us *Users) Seed(ctx context.Context, tenant, email string, rotate bool, me
 	if err != nil {
 		return SeedResult{}, err
 	}
-	now := us.now()
-	expires := now.Add(us.cfg.SeedPasswordTTL)
+	expires := us.now().Add(us.cfg.SeedPasswordTTL)
 	var res SeedResult
 	err = us.store.InTx(ctx, func(tx Tx) error {
-		t, err := tx.TenantBySlug(ctx, tenant)
-		if isCode(err, ENOTFOUND) {
-			t = Tenant{Slug: tenant, Name: tenant, Status: TenantActive}
-			if err = tx.CreateTenant(ctx, &t); err == nil {
-				err = us.audit.record(ctx, tx, tenantEvent(EventTenantCreate, t, meta))
-			}
+		t, err := us.seedTenant(ctx, tx, tenant, meta)
+		if err != nil {
+			return err
+		}
+		var u User
+		if in.Rotate {
+			u, err = us.rotateSeeded(ctx, tx, t, email, hash, expires, in.Enable)
+		} else {
+			u, err = us.createSeeded(ctx, tx, t, email, hash, expires)
 		}
 		if err != nil {
 			return err
 		}
-		if t.Status != TenantActive {
-			return Errorf(ECONFLICT, "tenant %q is disabled", tenant)
-		}
-		var u User
-		if rotate {
-			u, err = tx.SeededAdmin(ctx, t.ID)
-			if err != nil {
-				return notFoundAs(err, "tenant %q has no seeded admin to rotate", tenant)
-			}
-			if err := tx.SetPassword(ctx, u.ID, hash, true, &expires); err != nil {
-				return err
-			}
-			if _, err := tx.RevokeUserSessions(ctx, u.ID, nil, "seed_rotate", now); err != nil {
-				return err
-			}
-			if err := tx.SetUserStatus(ctx, u.ID, UserActive); err != nil {
-				return err
-			}
-		} else {
-			has, err := tx.HasAdmin(ctx, t.ID)
-			if err != nil {
-				return err
-			}
-			if has {
-				return Errorf(ECONFLICT, "tenant %q already has an admin (use --rotate for a new one-time password)", tenant)
-			}
-			u = User{TenantID: t.ID, TenantSlug: t.Slug, Email: email, PasswordHash: hash, Status: UserActive,
-				Roles: []string{RoleAdmin}, MustChangePassword: true, PasswordExpiresAt: &expires, Seeded: true}
-			if err := tx.CreateUser(ctx, &u); err != nil {
-				if isCode(err, ECONFLICT) {
-					return Errorf(ECONFLICT, "a user %q already exists in tenant %q", email, tenant)
-				}
-				return err
-			}
-		}
 		res = SeedResult{UserID: u.ID.String(), Email: u.Email, Tenant: t.Slug, Password: pw, ExpiresAt: expires}
 		reason := "created"
-		if rotate {
+		if in.Rotate {
 			reason = "rotated"
 		}
 		return us.audit.record(ctx, tx, event(EventUserSeed, OutcomeSuccess, reason, meta).forUser(u))
@@ -283,6 +274,69 @@ func (us *Users) Seed(ctx context.Context, tenant, email string, rotate bool, me
 		return SeedResult{}, err
 	}
 	return res, nil
+}
+
+// seedTenant finds the tenant of a seed, creating it when it is missing.
+func (us *Users) seedTenant(ctx context.Context, tx Tx, slug string, meta Meta) (Tenant, error) {
+	t, err := tx.TenantBySlug(ctx, slug)
+	if isCode(err, ENOTFOUND) {
+		t = Tenant{Slug: slug, Name: slug, Status: TenantActive}
+		if err = tx.CreateTenant(ctx, &t); err == nil {
+			err = us.audit.record(ctx, tx, tenantEvent(EventTenantCreate, t, meta))
+		}
+	}
+	if err != nil {
+		return Tenant{}, err
+	}
+	if t.Status != TenantActive {
+		return Tenant{}, Errorf(ECONFLICT, "tenant %q is disabled", slug)
+	}
+	return t, nil
+}
+
+func (us *Users) createSeeded(ctx context.Context, tx Tx, t Tenant, email, hash string, expires time.Time) (User, error) {
+	has, err := tx.HasAdmin(ctx, t.ID)
+	if err != nil {
+		return User{}, err
+	}
+	if has {
+		return User{}, Errorf(ECONFLICT, "tenant %q already has an admin (use --rotate for a new one-time password)", t.Slug)
+	}
+	u := User{TenantID: t.ID, TenantSlug: t.Slug, Email: email, PasswordHash: hash, Status: UserActive,
+		Roles: []string{RoleAdmin}, MustChangePassword: true, PasswordExpiresAt: &expires, Seeded: true}
+	if err := tx.CreateUser(ctx, &u); err != nil {
+		if isCode(err, ECONFLICT) {
+			return User{}, Errorf(ECONFLICT, "a user %q already exists in tenant %q", email, t.Slug)
+		}
+		return User{}, err
+	}
+	return u, nil
+}
+
+// rotateSeeded gives the seeded admin, who must be email, a new one-time
+// password and ends its sessions. A disabled admin stays disabled unless
+// enable: whoever disabled it may have had a reason.
+func (us *Users) rotateSeeded(ctx context.Context, tx Tx, t Tenant, email, hash string, expires time.Time, enable bool) (User, error) {
+	u, err := tx.SeededAdmin(ctx, t.ID)
+	if err != nil {
+		return User{}, notFoundAs(err, "tenant %q has no seeded admin to rotate", t.Slug)
+	}
+	if u.Email != email {
+		return User{}, Errorf(ECONFLICT, "%s is not the seeded admin of tenant %q: --rotate takes the seeded admin's email", Escape(email), t.Slug)
+	}
+	if err := tx.SetPassword(ctx, u.ID, hash, true, &expires); err != nil {
+		return User{}, err
+	}
+	if _, err := tx.RevokeUserSessions(ctx, u.ID, nil, "seed_rotate", us.now()); err != nil {
+		return User{}, err
+	}
+	if enable && u.Status != UserActive {
+		if err := tx.SetUserStatus(ctx, u.ID, UserActive); err != nil {
+			return User{}, err
+		}
+		u.Status = UserActive
+	}
+	return u, nil
 }
 
 // Disable blocks a user and revokes every session in the same transaction.
@@ -329,7 +383,7 @@ func (us *Users) Unlock(ctx context.Context, tenant, email string, meta Meta) (U
 		if u, err = findUser(ctx, tx, tenant, email); err != nil {
 			return err
 		}
-		if err := tx.SetUserLock(ctx, u.ID, nil, 0); err != nil {
+		if err := us.clearLocks(ctx, tx, u); err != nil {
 			return err
 		}
 		u.LockedUntil, u.LockLevel = nil, 0
@@ -338,10 +392,8 @@ func (us *Users) Unlock(ctx context.Context, tenant, email string, meta Meta) (U
 	if err != nil {
 		return UserView{}, err
 	}
-	if us.limiter != nil {
-		if err := us.limiter.Unlock(ctx, accountKey(tenant, u.Email)); err != nil {
-			return UserView{}, err
-		}
+	if err := us.clearLimiterLocks(ctx, u); err != nil {
+		return UserView{}, err
 	}
 	return u.View(), nil
 }
@@ -375,8 +427,8 @@ func (us *Users) List(ctx context.Context, tenant string) ([]UserView, error) {
 // ChangePassword replaces the caller's password after checking the current
 // one, revokes every other session and mails a notice. Checking the current
 // password is a verification like a login: it counts against the account's
-// attempts and locks it the same way, so a stolen access token is no
-// unthrottled way to guess the password.
+// budget (the session is its source) and locks the same way, so a stolen
+// access token is no unthrottled way to guess the password.
 func (us *Users) ChangePassword(ctx context.Context, p Principal, current, next string, meta Meta) error {
 	if current == "" || next == "" {
 		return Errorf(EINVALID, "current_password and new_password are required")
@@ -392,45 +444,46 @@ func (us *Users) ChangePassword(ctx context.Context, p Principal, current, next 
 		us.audit.recordBestEffort(ctx, ev)
 		return e
 	}
-	account := accountKey(p.User.TenantSlug, p.User.Email)
-	attempt, locked, err := us.limiter.ReserveAttempt(ctx, account, us.cfg.LockDuration)
+	g, err := us.reserveAttempt(ctx, Attempt{Account: accountKey(p.User.TenantSlug, p.User.Email),
+		Source: sourceKey("sess", p.Session.ID.String()), Trusted: true})
 	if err != nil {
+		if e := (*Error)(nil); errors.As(err, &e) && e.Code == ETHROTTLED {
+			return deny(e)
+		}
 		return err
 	}
-	now := us.now()
-	switch {
-	case locked > 0:
-		return deny(lockedErr(locked))
-	case attempt > us.cfg.MaxAttempts:
-		return deny(lockedErr(us.cfg.LockDuration))
-	case p.User.LockedAt(now):
-		return deny(lockedErr(p.User.LockedUntil.Sub(now)))
+	if err := g.durableLock(ctx, &p.User); err != nil {
+		if e := (*Error)(nil); errors.As(err, &e) && e.Code == ETHROTTLED {
+			return deny(e)
+		}
+		g.release(ctx)
+		return err
 	}
 	var ok bool
 	var hash string
 	var hashErr error
 	err = us.withHashSlot(ctx, func() {
+		cheaper := us.hasher.NeedsRehash(p.User.PasswordHash)
 		if ok = us.hasher.Verify(p.User.PasswordHash, current); ok {
 			hash, hashErr = us.hasher.Hash(next)
+		} else if cheaper {
+			us.hasher.VerifyDummy(current)
 		}
 	})
 	if err != nil {
-		us.releaseAttempt(ctx, account)
+		g.release(ctx)
 		return err
 	}
+	now := us.now()
 	if !ok {
-		if attempt >= us.cfg.MaxAttempts {
-			us.lock(ctx, account, &p.User, p.User.TenantSlug, p.User.Email, meta)
-		}
+		g.failed(ctx, &p.User, p.User.TenantSlug, p.User.Email, meta)
 		return deny(&Error{Code: EDENIED, Message: "the current password is wrong", Reason: ReasonBadPassword})
 	}
 	if p.User.PasswordExpiresAt != nil && !now.Before(*p.User.PasswordExpiresAt) {
 		// An expired one-time password proves nothing any more.
 		return deny(&Error{Code: EDENIED, Message: "the current password is wrong", Reason: ReasonPasswordExpire})
 	}
-	if err := us.limiter.ResetAttempts(ctx, account); err != nil {
-		us.log.WarnContext(ctx, "reset attempt counter failed", "err", err)
-	}
+	g.succeeded(ctx)
 	if hashErr != nil {
 		return &Error{Code: EINTERNAL, Message: "could not hash password", Err: hashErr}
 	}
@@ -439,7 +492,18 @@ func (us *Users) ChangePassword(ctx context.Context, p Principal, current, next 
 			return err
 		}
 		sid := p.Session.ID
-		if _, err := tx.RevokeUserSessions(ctx, p.User.ID, &sid, "password_changed", us.now()); err != nil {
+		if _, err := tx.RevokeUserSessions(ctx, p.User.ID, &sid, "password_changed", now); err != nil {
+			return err
+		}
+		if p.User.MustChangePassword {
+			// The session was cut to the one-time password's life; it now
+			// gets the life of any other.
+			end := p.Session.CreatedAt.Add(us.cfg.RefreshTTL)
+			if err := tx.SetSessionExpiry(ctx, sid, end, minTime(now.Add(us.cfg.RefreshIdleTTL), end)); err != nil {
+				return err
+			}
+		}
+		if err := us.queueMail(ctx, tx, Mail{To: p.User.Email, Kind: MailPasswordChanged, Subject: "Your password was changed"}); err != nil {
 			return err
 		}
 		return us.audit.record(ctx, tx, event(EventPasswordChange, OutcomeSuccess, "", meta).forUser(p.User).forSession(sid))
@@ -447,21 +511,28 @@ func (us *Users) ChangePassword(ctx context.Context, p Principal, current, next 
 	if err != nil {
 		return err
 	}
-	us.sendMail(ctx, Mail{To: p.User.Email, Kind: MailPasswordChanged, Subject: "Your password was changed"}, p.User, meta)
+	us.wakeMail()
 	return nil
 }
 
-// newResetToken voids older tokens of the user and stores a new one.
-func (e *env) newResetToken(ctx context.Context, tx Tx, userID uuid.UUID, ttl time.Duration) (string, error) {
+// Invites: how long the link works, and its subject.
+const (
+	inviteTTL     = 7 * 24 * time.Hour
+	inviteSubject = "You are invited: set your password"
+)
+
+// newResetToken voids older tokens of the same kind of the user and stores
+// a new one.
+func (e *env) newResetToken(ctx context.Context, tx Tx, userID uuid.UUID, kind string, ttl time.Duration) (string, error) {
 	raw, err := token.NewOpaque()
 	if err != nil {
 		return "", err
 	}
 	now := e.now()
-	if err := tx.VoidResetTokens(ctx, userID, now); err != nil {
+	if err := tx.VoidResetTokens(ctx, userID, kind, now); err != nil {
 		return "", err
 	}
-	rt := &ResetToken{ID: uuid.New(), UserID: userID, Hash: token.HashOpaque(raw), CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	rt := &ResetToken{ID: uuid.New(), UserID: userID, Kind: kind, Hash: token.HashOpaque(raw), CreatedAt: now, ExpiresAt: now.Add(ttl)}
 	if err := tx.CreateResetToken(ctx, rt); err != nil {
 		return "", err
 	}
@@ -472,17 +543,4 @@ func (e *env) newResetToken(ctx context.Context, tx Tx, userID uuid.UUID, ttl ti
 // from request headers.
 func (e *env) resetURL(raw string) string {
 	return strings.TrimRight(e.cfg.Issuer, "/") + "/password/reset?token=" + raw
-}
-
-// sendMail hands m to the mailer; a failure is logged and audited, never
-// lost silently, and never fails the caller's request.
-func (e *env) sendMail(ctx context.Context, m Mail, u User, meta Meta) {
-	if e.mailer == nil {
-		return
-	}
-	m.CreatedAt = e.now()
-	if err := e.mailer.Send(ctx, m); err != nil {
-		e.log.ErrorContext(ctx, "mail delivery failed", "kind", m.Kind, "request_id", meta.RequestID, "err", err)
-		e.audit.recordBestEffort(ctx, event(EventMailFailure, OutcomeFailure, m.Kind, meta).forUser(u))
-	}
 }

@@ -13,7 +13,7 @@ import (
 func TestSeedOneTimeAdmin(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
-	seed, err := h.svcs.Users.Seed(ctx, "acme", "root@acme.io", false, meta())
+	seed, err := h.svcs.Users.Seed(ctx, core.SeedInput{Tenant: "acme", Email: "root@acme.io", Rotate: false}, meta())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,7 +23,7 @@ func TestSeedOneTimeAdmin(t *testing.T) {
 	if n := h.count(`SELECT count(*) FROM users WHERE password_hash LIKE '%' || $1 || '%'`, seed.Password); n != 0 {
 		t.Fatal("one-time password stored in plaintext")
 	}
-	_, err = h.svcs.Users.Seed(ctx, "acme", "other@acme.io", false, meta())
+	_, err = h.svcs.Users.Seed(ctx, core.SeedInput{Tenant: "acme", Email: "other@acme.io", Rotate: false}, meta())
 	wantCode(t, err, core.ECONFLICT)
 
 	resp, err := h.svcs.Auth.Login(ctx, core.LoginInput{Tenant: "acme", Email: "root@acme.io", Password: seed.Password}, meta())
@@ -50,7 +50,7 @@ func TestSeedOneTimeAdmin(t *testing.T) {
 	}
 
 	// Rotate: new one-time password, sessions revoked; it expires.
-	rot, err := h.svcs.Users.Seed(ctx, "acme", "ignored@acme.io", true, meta())
+	rot, err := h.svcs.Users.Seed(ctx, core.SeedInput{Tenant: "acme", Email: "root@acme.io", Rotate: true}, meta())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,9 +65,9 @@ func TestSeedOneTimeAdmin(t *testing.T) {
 	if n := h.count(`SELECT count(*) FROM user_login_events WHERE reason = 'password_expired'`); n != 1 {
 		t.Fatalf("password_expired events = %d", n)
 	}
-	_, err = h.svcs.Users.Seed(ctx, "fresh", "x@fresh.io", true, meta())
+	_, err = h.svcs.Users.Seed(ctx, core.SeedInput{Tenant: "fresh", Email: "x@fresh.io", Rotate: true}, meta())
 	wantCode(t, err, core.ENOTFOUND)
-	_, err = h.svcs.Users.Seed(ctx, "Bad Slug", "x@fresh.io", false, meta())
+	_, err = h.svcs.Users.Seed(ctx, core.SeedInput{Tenant: "Bad Slug", Email: "x@fresh.io", Rotate: false}, meta())
 	wantCode(t, err, core.EINVALID)
 }
 

@@ -28,7 +28,7 @@ func TestContractSeededAdmin(t *testing.T) {
 	env := newContractEnv(t, nil)
 	ts, ctx := env.TS, context.Background()
 
-	seed, err := env.Services.Users.Seed(ctx, "acme", "root@acme.example", false, cliMeta)
+	seed, err := env.Services.Users.Seed(ctx, core.SeedInput{Tenant: "acme", Email: "root@acme.example", Rotate: false}, cliMeta)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,11 +82,11 @@ func TestContractSeededAdmin(t *testing.T) {
 
 	// A second seed of the tenant is refused; --rotate issues a new one and
 	// ends the admin's sessions.
-	if _, err := env.Services.Users.Seed(ctx, "acme", "other@acme.example", false, cliMeta); core.ErrorCode(err) != core.ECONFLICT {
+	if _, err := env.Services.Users.Seed(ctx, core.SeedInput{Tenant: "acme", Email: "other@acme.example", Rotate: false}, cliMeta); core.ErrorCode(err) != core.ECONFLICT {
 		t.Errorf("second seed: %v, want conflict", err)
 	}
 	live := loginOK(t, ts, "acme", seed.Email, "my very own secret phrase")
-	rot, err := env.Services.Users.Seed(ctx, "acme", seed.Email, true, cliMeta)
+	rot, err := env.Services.Users.Seed(ctx, core.SeedInput{Tenant: "acme", Email: seed.Email, Rotate: true}, cliMeta)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestContractSeededAdmin(t *testing.T) {
 
 	// An expired one-time password: invalid_grant, the same bytes as a wrong
 	// password.
-	late, err := env.Services.Users.Seed(ctx, "late", "root@late.example", false, cliMeta)
+	late, err := env.Services.Users.Seed(ctx, core.SeedInput{Tenant: "late", Email: "root@late.example", Rotate: false}, cliMeta)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +313,7 @@ func TestContractPasswordReset(t *testing.T) {
 			t.Fatal("no complete succeeded")
 		}
 		loginOK(t, ts, "", "racer@example.com", fmt.Sprintf("racing passphrase %02d", won))
-		if n := auditCount(t, env, core.EventResetComplete, "", "racer@example.com"); n != 1 {
+		if n := auditCount(t, env, core.EventResetComplete, core.TokenReset, "racer@example.com"); n != 1 {
 			t.Errorf("%d successful completes audited", n)
 		}
 	})
@@ -461,7 +461,7 @@ func TestContractKeyRotation(t *testing.T) {
 		t.Fatalf("token kid %s not in JWKS %v", old.KID, before)
 	}
 
-	res, err := env.Services.Keys.Rotate(ctx, false, cliMeta)
+	res, err := env.Services.Keys.Rotate(ctx, core.RotateOptions{Emergency: false, Force: true}, cliMeta)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -500,7 +500,7 @@ func TestContractKeyRotation(t *testing.T) {
 	}
 
 	// Emergency: the key that signed fresh is dropped at once.
-	em, err := env.Services.Keys.Rotate(ctx, true, cliMeta)
+	em, err := env.Services.Keys.Rotate(ctx, core.RotateOptions{Emergency: true, Force: true}, cliMeta)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -583,10 +583,11 @@ func TestContractAuditTrail(t *testing.T) {
 	wantError(t, loginAs(t, ts, "", "ghost@example.com", testPassword, rid()...), http.StatusBadRequest, "invalid_grant")
 	expect(core.EventLoginFailure, "failure", core.ReasonUnknownEmail)
 
-	// Refresh, a replay inside the window (no event), reuse after it.
+	// Refresh, a replay inside the window, reuse after it.
 	tokens(do(t, ts, "POST", refreshURL, map[string]string{"refresh_token": first.RefreshToken}, rid()...))
 	expect(core.EventRefresh, "success", "")
 	tokens(do(t, ts, "POST", refreshURL, map[string]string{"refresh_token": first.RefreshToken}, rid()...))
+	expect(core.EventRefreshReplay, "success", "grace_window")
 	env.Clock.Advance(11 * time.Second)
 	wantError(t, do(t, ts, "POST", refreshURL, map[string]string{"refresh_token": first.RefreshToken}, rid()...), http.StatusBadRequest, "invalid_grant")
 	expect(core.EventRefreshReuse, "failure", core.ReasonReuse)
@@ -606,7 +607,7 @@ func TestContractAuditTrail(t *testing.T) {
 	resetTok := u.Query().Get("token")
 	secrets = append(secrets, resetTok)
 	wantStatus(t, do(t, ts, "POST", completeURL, map[string]string{"token": resetTok, "new_password": resetPassword}, rid()...), http.StatusNoContent)
-	expect(core.EventResetComplete, "success", "")
+	expect(core.EventResetComplete, "success", core.TokenReset)
 
 	// Password change.
 	third := tokens(loginAs(t, ts, "", testUser, resetPassword, rid()...))

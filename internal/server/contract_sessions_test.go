@@ -429,7 +429,7 @@ func TestContractNoPlaintextSecrets(t *testing.T) {
 	}
 	u, _ := url.Parse(m.URL)
 	secrets = append(secrets, u.Query().Get("token"))
-	seed, err := env.Services.Users.Seed(context.Background(), "seeded", "root@example.com", false, cliMeta)
+	seed, err := env.Services.Users.Seed(context.Background(), core.SeedInput{Tenant: "seeded", Email: "root@example.com", Rotate: false}, cliMeta)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package server
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/idp-dev/idp/internal/core"
 )
@@ -15,10 +14,11 @@ func noStore(w http.ResponseWriter) {
 }
 
 type loginRequest struct {
-	Email    string `json:"email"`
-	Password string `json:"password"`
-	Tenant   string `json:"tenant"`
-	ClientID string `json:"client_id"`
+	Email       string `json:"email"`
+	Password    string `json:"password"`
+	Tenant      string `json:"tenant"`
+	ClientID    string `json:"client_id"`
+	DeviceToken string `json:"device_token"`
 }
 
 // handleToken is the token endpoint: JSON password login, or the RFC 6749
@@ -32,11 +32,10 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	meta, err := s.clientMeta(r, req.ClientID)
-	if err != nil {
-		return err
-	}
-	resp, err := s.svc.Auth.Login(r.Context(), core.LoginInput{Email: req.Email, Password: req.Password, Tenant: req.Tenant}, meta)
+	meta := s.meta(r)
+	meta.ClientID = req.ClientID
+	resp, err := s.svc.Auth.Login(r.Context(), core.LoginInput{Email: req.Email, Password: req.Password,
+		Tenant: req.Tenant, DeviceToken: req.DeviceToken}, meta)
 	if err != nil {
 		return err
 	}
@@ -49,14 +48,15 @@ func (s *Server) tokenForm(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	meta, err := s.clientMeta(r, form["client_id"])
-	if err != nil {
-		return err
-	}
+	// A public client's client_id is recorded (core bounds it), never
+	// trusted.
+	meta := s.meta(r)
+	meta.ClientID = form["client_id"]
 	var resp core.TokenResponse
 	switch gt := form["grant_type"]; gt {
 	case "password":
-		resp, err = s.svc.Auth.Login(r.Context(), core.LoginInput{Email: form["username"], Password: form["password"], Tenant: form["tenant"]}, meta)
+		resp, err = s.svc.Auth.Login(r.Context(), core.LoginInput{Email: form["username"], Password: form["password"],
+			Tenant: form["tenant"], DeviceToken: form["device_token"]}, meta)
 	case "refresh_token":
 		resp, err = s.svc.Sessions.Refresh(r.Context(), form["refresh_token"], meta)
 	case "":
@@ -70,21 +70,6 @@ func (s *Server) tokenForm(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, resp)
 	return nil
-}
-
-// clientMeta adds a public client's client_id to the request meta. It is
-// only recorded, never trusted, but it lands in audit rows, so it must be
-// short printable ASCII (the VSCHAR of RFC 6749 appendix A.1).
-func (s *Server) clientMeta(r *http.Request, clientID string) (core.Meta, error) {
-	meta := s.meta(r)
-	if clientID == "" {
-		return meta, nil
-	}
-	if len(clientID) > 128 || strings.ContainsFunc(clientID, func(c rune) bool { return c < 0x20 || c > 0x7e }) {
-		return meta, core.Errorf(core.EINVALID, "client_id must be at most 128 printable ASCII characters")
-	}
-	meta.ClientID = clientID
-	return meta, nil
 }
 
 // quote shows caller input in a message: escaped and bounded.

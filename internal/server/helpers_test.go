@@ -122,6 +122,11 @@ func newTestEnv(t testing.TB, adjust func(*core.Config, *server.Options)) *testE
 		}
 	}
 
+	mail.pending = func() int {
+		var n int
+		_ = env.DB.QueryRow(`SELECT count(*) FROM mail_outbox WHERE sent_at IS NULL AND failed_at IS NULL`).Scan(&n)
+		return n
+	}
 	opts.Services = svcs
 	srv := server.New(opts)
 	ts.Config = srv.HTTPServer()
@@ -134,6 +139,9 @@ func newTestEnv(t testing.TB, adjust func(*core.Config, *server.Options)) *testE
 type mailbox struct {
 	mu   sync.Mutex
 	sent []core.Mail
+	// pending counts mail still queued in the outbox; Last waits for it to
+	// reach zero, since delivery happens off the request path.
+	pending func() int
 }
 
 func (m *mailbox) Send(_ context.Context, msg core.Mail) error {
@@ -143,8 +151,12 @@ func (m *mailbox) Send(_ context.Context, msg core.Mail) error {
 	return nil
 }
 
-// Last returns the newest mail of kind to the address.
+// Last returns the newest mail of kind to the address, once every queued
+// mail is delivered.
 func (m *mailbox) Last(to, kind string) (core.Mail, bool) {
+	for deadline := time.Now().Add(5 * time.Second); m.pending != nil && m.pending() > 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for i := len(m.sent) - 1; i >= 0; i-- {

@@ -26,8 +26,10 @@ var errPanic = errors.New("handler panicked")
 // requestInfo is what the outermost middleware learns about a request; the
 // handlers and the log handler read it from the context.
 type requestInfo struct {
-	id       string
-	clientIP netip.Addr
+	id string
+	// idFromClient says id is the client's X-Request-Id.
+	idFromClient bool
+	clientIP     netip.Addr
 	// errCode is the error the response carried, for the access log line.
 	errCode string
 }
@@ -123,10 +125,12 @@ func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
-		if !validRequestID(id) {
+		fromClient := validRequestID(id)
+		if !fromClient {
 			id = rand.Text()
 		}
-		info := &requestInfo{id: id, clientIP: clientIP(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.opts.TrustedProxies)}
+		info := &requestInfo{id: id, idFromClient: fromClient,
+			clientIP: clientIP(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.opts.TrustedProxies)}
 		ctx := context.WithValue(r.Context(), requestInfoKey{}, info)
 		r = r.WithContext(ctx)
 		w.Header().Set("X-Request-Id", id)
@@ -188,11 +192,12 @@ func (s *Server) secure(next http.Handler) http.Handler {
 	})
 }
 
-// meta is what core records about the caller in audit rows.
+// meta is what core records about the caller in audit rows. Values go as
+// they came: core cleans them once, on the way into storage.
 func (s *Server) meta(r *http.Request) core.Meta {
-	m := core.Meta{UserAgent: core.Escape(truncate(r.UserAgent(), 512))}
+	m := core.Meta{UserAgent: r.UserAgent()}
 	if info := requestInfoFrom(r.Context()); info != nil {
-		m.RequestID, m.ClientIP = info.id, info.clientIP
+		m.RequestID, m.RequestIDFromClient, m.ClientIP = info.id, info.idFromClient, info.clientIP
 	}
 	return m
 }

@@ -211,7 +211,7 @@ func TestSmoke(t *testing.T) {
 	})
 
 	t.Run("seeded admin must change", func(t *testing.T) {
-		seed, err := env.Services.Users.Seed(context.Background(), "acme", "root@example.com", false, core.Meta{Actor: "test"})
+		seed, err := env.Services.Users.Seed(context.Background(), core.SeedInput{Tenant: "acme", Email: "root@example.com", Rotate: false}, core.Meta{Actor: "test"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -437,7 +437,7 @@ func TestRequireRole(t *testing.T) {
 	wantError(t, do(t, ts, "GET", "/admin-only", nil, "Authorization", bearer(user.AccessToken)), http.StatusForbidden, "forbidden")
 	wantError(t, do(t, ts, "GET", "/admin-only", nil), http.StatusUnauthorized, "invalid_token")
 
-	seed, err := env.Services.Users.Seed(context.Background(), "acme", "root@example.com", false, core.Meta{Actor: "test"})
+	seed, err := env.Services.Users.Seed(context.Background(), core.SeedInput{Tenant: "acme", Email: "root@example.com", Rotate: false}, core.Meta{Actor: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}

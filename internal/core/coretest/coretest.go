@@ -63,6 +63,7 @@ func Config() core.Config {
 		ResetTTL:            30 * time.Minute,
 		MaxConcurrentHashes: 4,
 		KeyPollInterval:     100 * time.Millisecond,
+		MailPollInterval:    20 * time.Millisecond,
 	}
 }
 
@@ -129,6 +130,14 @@ func New(t testing.TB, opts Options) *Env {
 	if _, err := env.Services.Tenants.Ensure(ctx, opts.Config.DefaultTenant, meta); err != nil {
 		t.Fatalf("Tenants.Ensure: %v", err)
 	}
+	// The outbox worker delivers queued mail, as in idp serve.
+	workerCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		env.Services.Mail.Run(workerCtx)
+	}()
+	t.Cleanup(func() { stop(); <-done })
 	return env
 }
 

@@ -34,10 +34,45 @@ type auditRow struct {
 	ClientIP     string        `db:"client_ip"`
 	UserAgent    string        `db:"user_agent"`
 	ClientID     string        `db:"client_id"`
+	RequestIDFC  bool          `db:"request_id_from_client"`
+	ClientIDVer  bool          `db:"client_id_verified"`
+	Suppressed   int           `db:"suppressed"`
 }
 
-const auditCols = `id, occurred_at, request_id, event, outcome, reason, actor, subject_id,
-	subject_email, tenant_id, tenant_slug, session_id, client_ip, user_agent, client_id`
+const auditCols = `id, ` + auditInsertCols
+
+// auditInsertCols and auditValues are the one spelling of an audit row's
+// INSERT, shared by every statement that writes one.
+const auditInsertCols = `occurred_at, request_id, event, outcome, reason, actor, subject_id,
+	subject_email, tenant_id, tenant_slug, session_id, client_ip, user_agent, client_id,
+	request_id_from_client, client_id_verified, suppressed`
+
+// auditValues is the value list for auditArgs, with placeholders from
+// $first on. The casts let it stand in an INSERT ... SELECT as well, where
+// PostgreSQL can't infer the parameters' types from the columns.
+func auditValues(first int) string {
+	var b strings.Builder
+	for i, typ := range auditArgTypes {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		p := "$" + strconv.Itoa(first+i) + "::" + typ
+		if i == 0 {
+			p = "COALESCE(" + p + ", now())"
+		}
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+var auditArgTypes = [...]string{"timestamptz", "text", "text", "text", "text", "text", "uuid", "text",
+	"uuid", "text", "uuid", "text", "text", "text", "boolean", "boolean", "integer"}
+
+func auditArgs(e *core.AuditEvent) []any {
+	return []any{nullTime(e.Time), e.RequestID, e.Event, string(e.Outcome), e.Reason, e.Actor,
+		e.SubjectID, e.SubjectEmail, e.TenantID, e.TenantSlug, e.SessionID,
+		e.ClientIP, e.UserAgent, e.ClientID, e.RequestIDFromClient, e.ClientIDVerified, e.Suppressed}
+}
 
 func (r auditRow) event() core.AuditEvent {
 	return core.AuditEvent{
@@ -56,6 +91,10 @@ func (r auditRow) event() core.AuditEvent {
 		ClientIP:     r.ClientIP,
 		UserAgent:    r.UserAgent,
 		ClientID:     r.ClientID,
+
+		RequestIDFromClient: r.RequestIDFC,
+		ClientIDVerified:    r.ClientIDVer,
+		Suppressed:          r.Suppressed,
 	}
 }
 
@@ -67,14 +106,9 @@ func (q queries) InsertAuditEvent(ctx context.Context, e *core.AuditEvent) error
 		Time time.Time `db:"occurred_at"`
 	}
 	err := q.get(ctx, "audit event", &r, `
-		INSERT INTO user_login_events (occurred_at, request_id, event, outcome, reason, actor,
-			subject_id, subject_email, tenant_id, tenant_slug, session_id,
-			client_ip, user_agent, client_id)
-		VALUES (COALESCE($1, now()), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-		RETURNING id, occurred_at`,
-		nullTime(e.Time), e.RequestID, e.Event, string(e.Outcome), e.Reason, e.Actor,
-		e.SubjectID, e.SubjectEmail, e.TenantID, e.TenantSlug, e.SessionID,
-		e.ClientIP, e.UserAgent, e.ClientID)
+		INSERT INTO user_login_events (`+auditInsertCols+`)
+		VALUES (`+auditValues(1)+`)
+		RETURNING id, occurred_at`, auditArgs(e)...)
 	if err != nil {
 		return err
 	}

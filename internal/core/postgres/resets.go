@@ -13,18 +13,20 @@ import (
 type resetRow struct {
 	ID        uuid.UUID    `db:"id"`
 	UserID    uuid.UUID    `db:"user_id"`
+	Kind      string       `db:"kind"`
 	Hash      []byte       `db:"token_hash"`
 	CreatedAt time.Time    `db:"created_at"`
 	ExpiresAt time.Time    `db:"expires_at"`
 	UsedAt    sql.NullTime `db:"used_at"`
 }
 
-const resetCols = `id, user_id, token_hash, created_at, expires_at, used_at`
+const resetCols = `id, user_id, kind, token_hash, created_at, expires_at, used_at`
 
 func (r resetRow) token() core.ResetToken {
 	return core.ResetToken{
 		ID:        r.ID,
 		UserID:    r.UserID,
+		Kind:      r.Kind,
 		Hash:      r.Hash,
 		CreatedAt: r.CreatedAt.UTC(),
 		ExpiresAt: r.ExpiresAt.UTC(),
@@ -37,10 +39,10 @@ func (q queries) CreateResetToken(ctx context.Context, t *core.ResetToken) error
 	fillID(&t.ID)
 	var r resetRow
 	err := q.get(ctx, "reset token", &r, `
-		INSERT INTO password_reset_tokens (id, user_id, token_hash, created_at, expires_at, used_at)
-		VALUES ($1, $2, $3, COALESCE($4, now()), $5, $6)
+		INSERT INTO password_reset_tokens (id, user_id, kind, token_hash, created_at, expires_at, used_at)
+		VALUES ($1, $2, COALESCE(NULLIF($3, ''), 'reset'), $4, COALESCE($5, now()), $6, $7)
 		RETURNING `+resetCols,
-		t.ID, t.UserID, t.Hash, nullTime(t.CreatedAt), t.ExpiresAt, t.UsedAt)
+		t.ID, t.UserID, t.Kind, t.Hash, nullTime(t.CreatedAt), t.ExpiresAt, t.UsedAt)
 	if err != nil {
 		return err
 	}
@@ -48,10 +50,38 @@ func (q queries) CreateResetToken(ctx context.Context, t *core.ResetToken) error
 	return nil
 }
 
-func (q queries) VoidResetTokens(ctx context.Context, userID uuid.UUID, at time.Time) error {
+func (q queries) VoidResetTokens(ctx context.Context, userID uuid.UUID, kind string, at time.Time) error {
 	_, err := q.exec(ctx, "reset token", `
 		UPDATE password_reset_tokens SET voided_at = $2
-		WHERE user_id = $1 AND used_at IS NULL AND voided_at IS NULL`, userID, at)
+		WHERE user_id = $1 AND used_at IS NULL AND voided_at IS NULL AND ($3 = '' OR kind = $3)`, userID, at, kind)
+	return err
+}
+
+// RecordResetRequest runs as one statement for every request, whether or
+// not it names an account: the token and the mail are only written when
+// UserID is set, the audit row always.
+func (q queries) RecordResetRequest(ctx context.Context, r core.ResetRequest) error {
+	t, m := r.Token, r.Mail
+	args := append([]any{r.UserID, r.VoidKind, t.ID, t.Kind, t.Hash, nullTime(t.CreatedAt), t.ExpiresAt,
+		m.Kind, m.Payload, nullTime(m.CreatedAt)}, auditArgs(r.Event)...)
+	_, err := q.exec(ctx, "reset request", `
+		WITH target AS (
+			SELECT $1::uuid AS user_id WHERE $1::uuid IS NOT NULL
+		), voided AS (
+			UPDATE password_reset_tokens p SET voided_at = COALESCE($6::timestamptz, now())
+			FROM target
+			WHERE p.user_id = target.user_id AND $2::text <> '' AND p.kind = $2::text
+				AND p.used_at IS NULL AND p.voided_at IS NULL
+		), tok AS (
+			INSERT INTO password_reset_tokens (id, user_id, kind, token_hash, created_at, expires_at)
+			SELECT $3::uuid, target.user_id, $4::text, $5::bytea, COALESCE($6::timestamptz, now()), $7::timestamptz
+			FROM target
+		), mail AS (
+			INSERT INTO mail_outbox (kind, payload, created_at, next_attempt_at)
+			SELECT $8::text, $9::bytea, COALESCE($10::timestamptz, now()), COALESCE($10::timestamptz, now()) FROM target
+		)
+		INSERT INTO user_login_events (`+auditInsertCols+`)
+		VALUES (`+auditValues(11)+`)`, args...)
 	return err
 }
 

@@ -100,6 +100,13 @@ func (q queries) CreateSession(ctx context.Context, s *core.Session) error {
 	return nil
 }
 
+// SetSessionExpiry moves the ends of a live session.
+func (q queries) SetSessionExpiry(ctx context.Context, id uuid.UUID, expiresAt, idleExpiresAt time.Time) error {
+	return q.execOne(ctx, "session", `
+		UPDATE sessions SET expires_at = $2, idle_expires_at = $3
+		WHERE id = $1 AND revoked_at IS NULL`, id, expiresAt, idleExpiresAt)
+}
+
 func (q queries) SessionByID(ctx context.Context, id uuid.UUID) (core.Session, error) {
 	var r sessionRow
 	if err := q.get(ctx, "session", &r, `SELECT `+sessionCols+` FROM sessions s WHERE s.id = $1`, id); err != nil {
@@ -178,28 +185,28 @@ func (q queries) StoreRotation(ctx context.Context, child *core.RefreshToken, re
 		EventID   int64     `db:"event_id"`
 		EventTime time.Time `db:"occurred_at"`
 	}
-	err := q.get(ctx, "refresh token", &r, `
-		WITH child AS (
+	// The session is updated first and only while live: a revocation
+	// holding its row makes this wait, then see revoked_at and match no
+	// row, so the whole statement returns none (ENOTFOUND).
+	args := append([]any{child.SessionID, usedAt, idleExpiresAt, child.ID, child.ParentID, child.Hash,
+		nullTime(child.CreatedAt), child.ExpiresAt, replay}, auditArgs(e)...)
+	err := q.get(ctx, "session", &r, `
+		WITH sess AS (
+			UPDATE sessions SET last_used_at = $2, idle_expires_at = $3
+			WHERE id = $1 AND revoked_at IS NULL
+			RETURNING id
+		), child AS (
 			INSERT INTO refresh_tokens (id, session_id, parent_id, token_hash, created_at, expires_at)
-			VALUES ($1, $2, $3, $4, COALESCE($5, now()), $6)
+			SELECT $4::uuid, sess.id, $5::uuid, $6::bytea, COALESCE($7::timestamptz, now()), $8::timestamptz FROM sess
 			RETURNING created_at
 		), parent AS (
-			UPDATE refresh_tokens SET replay = $7 WHERE id = $3
-		), sess AS (
-			UPDATE sessions SET last_used_at = $8, idle_expires_at = $9 WHERE id = $2
+			UPDATE refresh_tokens SET replay = $9 WHERE id = $5::uuid AND EXISTS (SELECT 1 FROM sess)
 		), audit AS (
-			INSERT INTO user_login_events (occurred_at, request_id, event, outcome, reason, actor,
-				subject_id, subject_email, tenant_id, tenant_slug, session_id,
-				client_ip, user_agent, client_id)
-			VALUES (COALESCE($10, now()), $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
+			INSERT INTO user_login_events (`+auditInsertCols+`)
+			SELECT `+auditValues(10)+` WHERE EXISTS (SELECT 1 FROM sess)
 			RETURNING id, occurred_at
 		)
-		SELECT child.created_at, audit.id AS event_id, audit.occurred_at FROM child, audit`,
-		child.ID, child.SessionID, child.ParentID, child.Hash, nullTime(child.CreatedAt),
-		child.ExpiresAt, replay, usedAt, idleExpiresAt,
-		nullTime(e.Time), e.RequestID, e.Event, string(e.Outcome), e.Reason, e.Actor,
-		e.SubjectID, e.SubjectEmail, e.TenantID, e.TenantSlug, e.SessionID,
-		e.ClientIP, e.UserAgent, e.ClientID)
+		SELECT child.created_at, audit.id AS event_id, audit.occurred_at FROM child, audit`, args...)
 	if err != nil {
 		return err
 	}

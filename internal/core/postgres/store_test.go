@@ -528,9 +528,10 @@ func TestRefreshTokens(t *testing.T) {
 		t.Fatalf("a failed rotation wrote an audit row: %d rows", len(events))
 	}
 
-	// A rotation naming an unknown session breaks a foreign key.
+	// A rotation naming an unknown (or revoked) session matches no live
+	// session and writes nothing.
 	orphan := core.RefreshToken{SessionID: uuid.New(), ParentID: &child.ID, Hash: hash("r2"), ExpiresAt: at(600)}
-	wantCode(t, s.StoreRotation(ctx, &orphan, nil, at(4), at(64), &core.AuditEvent{Event: core.EventRefresh, Outcome: core.OutcomeSuccess}), core.EINVALID)
+	wantCode(t, s.StoreRotation(ctx, &orphan, nil, at(4), at(64), &core.AuditEvent{Event: core.EventRefresh, Outcome: core.OutcomeSuccess}), core.ENOTFOUND)
 
 	// A token created with every field set keeps them.
 	full := core.RefreshToken{ID: uuid.New(), SessionID: se.ID, Hash: hash("full"), CreatedAt: at(0),
@@ -618,8 +619,8 @@ func TestResetTokens(t *testing.T) {
 
 	// Void: ann's remaining live tokens die, bob's survive, used ones stay used.
 	bobs := create(bob, "bob", now.Add(time.Hour))
-	ok(t, s.VoidResetTokens(ctx, ann.ID, now))
-	ok(t, s.VoidResetTokens(ctx, uuid.New(), now))
+	ok(t, s.VoidResetTokens(ctx, ann.ID, "", now))
+	ok(t, s.VoidResetTokens(ctx, uuid.New(), "", now))
 
 	for _, token := range []string{"live", "expired", "edge", "voided", "used", "unknown"} {
 		_, err := s.UseResetToken(ctx, hash(token), now)
@@ -1127,7 +1128,7 @@ func TestUnavailableEveryMethod(t *testing.T) {
 	collect("InsertSigningKey", s.InsertSigningKey(ctx, &core.SigningKey{}))
 	collect("UpdateSigningKey", s.UpdateSigningKey(ctx, &core.SigningKey{}))
 	collect("CreateResetToken", s.CreateResetToken(ctx, &core.ResetToken{}))
-	collect("VoidResetTokens", s.VoidResetTokens(ctx, id, at(0)))
+	collect("VoidResetTokens", s.VoidResetTokens(ctx, id, "", at(0)))
 	_, err = s.UseResetToken(ctx, hash("x"), at(0))
 	collect("UseResetToken", err)
 	collect("InsertAuditEvent", s.InsertAuditEvent(ctx, &core.AuditEvent{}))

@@ -27,6 +27,7 @@ type userRow struct {
 	LockedUntil        sql.NullTime   `db:"locked_until"`
 	LockLevel          int            `db:"lock_level"`
 	LastLoginAt        sql.NullTime   `db:"last_login_at"`
+	EmailVerifiedAt    sql.NullTime   `db:"email_verified_at"`
 	CreatedAt          time.Time      `db:"created_at"`
 	UpdatedAt          time.Time      `db:"updated_at"`
 }
@@ -52,6 +53,7 @@ func (r userRow) user() core.User {
 		LockedUntil:        timePtr(r.LockedUntil),
 		LockLevel:          r.LockLevel,
 		LastLoginAt:        timePtr(r.LastLoginAt),
+		EmailVerifiedAt:    timePtr(r.EmailVerifiedAt),
 		CreatedAt:          r.CreatedAt.UTC(),
 		UpdatedAt:          r.UpdatedAt.UTC(),
 	}
@@ -63,7 +65,7 @@ func (r userRow) user() core.User {
 const userColsBase = `u.id, u.tenant_id, t.slug AS tenant_slug, t.status AS tenant_status,
 	u.email, COALESCE(u.password_hash, '') AS password_hash, u.status, u.roles,
 	u.must_change_password, u.password_expires_at, u.seeded, u.locked_until,
-	u.lock_level, u.last_login_at, u.created_at, u.updated_at`
+	u.lock_level, u.last_login_at, u.email_verified_at, u.created_at, u.updated_at`
 
 const (
 	userCols = userColsBase + `, COALESCE(p.display_name, '') AS display_name`
@@ -211,4 +213,34 @@ func (q queries) RecordLogin(ctx context.Context, id uuid.UUID, at time.Time, ne
 		UPDATE users SET last_login_at = $2,
 			password_hash = COALESCE(NULLIF($3::text, ''), password_hash)
 		WHERE id = $1`, id, at, newHash)
+}
+
+func (q queries) MarkEmailVerified(ctx context.Context, id uuid.UUID, at time.Time) error {
+	return q.execOne(ctx, "user",
+		`UPDATE users SET email_verified_at = COALESCE(email_verified_at, $2) WHERE id = $1`, id, at)
+}
+
+func (q queries) SourceLock(ctx context.Context, userID uuid.UUID, source string) (*time.Time, error) {
+	var until sql.NullTime
+	err := q.get(ctx, "lock", &until,
+		`SELECT locked_until FROM login_source_locks WHERE user_id = $1 AND source = $2`, userID, source)
+	if err != nil {
+		if core.ErrorCode(err) == core.ENOTFOUND {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return timePtr(until), nil
+}
+
+func (q queries) SetSourceLock(ctx context.Context, userID uuid.UUID, source string, until time.Time) error {
+	_, err := q.exec(ctx, "lock", `
+		INSERT INTO login_source_locks (user_id, source, locked_until) VALUES ($1, $2, $3)
+		ON CONFLICT (user_id, source) DO UPDATE SET locked_until = EXCLUDED.locked_until`, userID, source, until)
+	return err
+}
+
+func (q queries) ClearSourceLocks(ctx context.Context, userID uuid.UUID) error {
+	_, err := q.exec(ctx, "lock", `DELETE FROM login_source_locks WHERE user_id = $1`, userID)
+	return err
 }

@@ -117,11 +117,34 @@ const (
 	keysChannel = "idp:keys"
 )
 
-type accountKeys struct{ counter, lock, level string }
+// attemptKeys are the keys of an account and of one of its sources. A
+// source's keys carry the account's hash tag too, so every key a script
+// touches is in one slot.
+type attemptKeys struct {
+	base                 string
+	counter, lock, level string // the account's
+	sources              string // set of the account's source ids
+	srcID                string
+	srcCounter, srcLock  string
+	srcLevel             string
+}
 
-func keysFor(account string) accountKeys {
-	base := keyPrefix + "a:{" + digest(account) + "}:"
-	return accountKeys{counter: base + "n", lock: base + "l", level: base + "v"}
+type keyTriple struct{ counter, lock, level string }
+
+func sourceKeys(base, id string) keyTriple {
+	b := base + "s:" + id + ":"
+	return keyTriple{counter: b + "n", lock: b + "l", level: b + "v"}
+}
+
+func keysFor(a core.Attempt) attemptKeys {
+	base := keyPrefix + "a:{" + digest(a.Account) + "}:"
+	k := attemptKeys{base: base, counter: base + "n", lock: base + "l", level: base + "v", sources: base + "src"}
+	if a.Source != "" {
+		k.srcID = digest(a.Source)
+		s := sourceKeys(base, k.srcID)
+		k.srcCounter, k.srcLock, k.srcLevel = s.counter, s.lock, s.level
+	}
+	return k
 }
 
 func bucketKey(bucket string) string { return keyPrefix + "r:" + digest(bucket) }

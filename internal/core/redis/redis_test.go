@@ -42,9 +42,25 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
+// att is an attempt on account from the tests' one source.
+func att(account string) core.Attempt { return core.Attempt{Account: account, Source: "ip:test"} }
+
+// src are the keys of att(account)'s source.
+func src(account string) keyTriple {
+	k := keysFor(att(account))
+	return keyTriple{counter: k.srcCounter, lock: k.srcLock, level: k.srcLevel}
+}
+
+// reserve is ReserveAttempt for att(account), with the account window as
+// long as the source's, reduced to the source's count and lock.
+func reserve(ctx context.Context, c *Client, account string, window time.Duration) (int, time.Duration, error) {
+	r, err := c.ReserveAttempt(ctx, att(account), window, window)
+	return r.SourceCount, r.Locked, err
+}
+
 func mustReserve(t *testing.T, c *Client, account string, window time.Duration) (int, time.Duration) {
 	t.Helper()
-	n, locked, err := c.ReserveAttempt(context.Background(), account, window)
+	n, locked, err := reserve(context.Background(), c, account, window)
 	if err != nil {
 		t.Fatalf("ReserveAttempt(%q): %v", account, err)
 	}
@@ -88,8 +104,8 @@ func TestReserveAttemptCounts(t *testing.T) {
 					t.Fatalf("attempt %d: got (%d, %s)", want, n, locked)
 				}
 			}
-			k := keysFor(tc.account)
-			if len(k.counter) > 40 {
+			k := src(tc.account)
+			if len(k.counter) > 64 {
 				t.Errorf("key %q is longer than needed", k.counter)
 			}
 			if d := pttl(t, c, k.counter); d <= 0 || d > time.Minute {
@@ -109,11 +125,11 @@ func TestReserveAttemptWindowExpires(t *testing.T) {
 		}
 	}
 	// Later attempts must not push the window's end back.
-	if d := pttl(t, c, keysFor(account).counter); d > window || d <= 0 {
+	if d := pttl(t, c, src(account).counter); d > window || d <= 0 {
 		t.Fatalf("counter TTL = %s, want (0, %s]", d, window)
 	}
 	eventually(t, 2*time.Second, "the window to end", func() bool {
-		return !keyExists(t, c, keysFor(account).counter)
+		return !keyExists(t, c, src(account).counter)
 	})
 	if n, _ := mustReserve(t, c, account, window); n != 1 {
 		t.Fatalf("first attempt of a new window = %d, want 1", n)
@@ -124,7 +140,7 @@ func TestReserveAttemptRepairsCounterWithoutExpiry(t *testing.T) {
 	c, _ := newClient(t)
 	ctx := context.Background()
 	const account = "default\x00noexpiry@example.com"
-	k := keysFor(account)
+	k := src(account)
 	if err := c.rdb.Set(ctx, k.counter, 4, 0).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -140,11 +156,11 @@ func TestLock(t *testing.T) {
 	c, _ := newClient(t)
 	ctx := context.Background()
 	const account = "default\x00locked@example.com"
-	k := keysFor(account)
+	k := src(account)
 	for range 3 {
 		mustReserve(t, c, account, time.Minute)
 	}
-	if err := c.Lock(ctx, account, 5*time.Second); err != nil {
+	if err := c.Lock(ctx, att(account), false, 5*time.Second); err != nil {
 		t.Fatalf("Lock: %v", err)
 	}
 	if keyExists(t, c, k.counter) {
@@ -164,7 +180,7 @@ func TestLock(t *testing.T) {
 		t.Fatalf("attempts extended the lock: %s -> %s", before, after)
 	}
 	// A success (ResetAttempts) does not lift a lock.
-	if err := c.ResetAttempts(ctx, account); err != nil {
+	if err := c.ResetAttempts(ctx, att(account)); err != nil {
 		t.Fatal(err)
 	}
 	if _, locked := mustReserve(t, c, account, time.Minute); locked == 0 {
@@ -179,7 +195,7 @@ func TestLock(t *testing.T) {
 func TestLockExpires(t *testing.T) {
 	c, _ := newClient(t)
 	const account = "default\x00brief@example.com"
-	if err := c.Lock(context.Background(), account, 150*time.Millisecond); err != nil {
+	if err := c.Lock(context.Background(), att(account), false, 150*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	if _, locked := mustReserve(t, c, account, time.Minute); locked <= 0 || locked > 150*time.Millisecond {
@@ -199,7 +215,7 @@ func TestLockExpires(t *testing.T) {
 func TestLockWithoutExpiryStaysLocked(t *testing.T) {
 	c, _ := newClient(t)
 	const account = "default\x00manual@example.com"
-	if err := c.rdb.Set(context.Background(), keysFor(account).lock, "1", 0).Err(); err != nil {
+	if err := c.rdb.Set(context.Background(), src(account).lock, "1", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
 	n, locked := mustReserve(t, c, account, time.Minute)
@@ -212,12 +228,12 @@ func TestUnlockClearsAll(t *testing.T) {
 	c, _ := newClient(t)
 	ctx := context.Background()
 	const account = "default\x00unlock@example.com"
-	k := keysFor(account)
+	k := src(account)
 	mustReserve(t, c, account, time.Minute)
-	if _, err := c.NextLockLevel(ctx, account, time.Hour); err != nil {
+	if _, err := c.NextLockLevel(ctx, att(account), false, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Lock(ctx, account, time.Hour); err != nil {
+	if err := c.Lock(ctx, att(account), false, time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	mustReserve(t, c, account, time.Minute)
@@ -236,7 +252,7 @@ func TestUnlockClearsAll(t *testing.T) {
 	if n, locked := mustReserve(t, c, account, time.Minute); n != 1 || locked != 0 {
 		t.Fatalf("after Unlock: (%d, %s), want (1, 0)", n, locked)
 	}
-	if lvl, err := c.NextLockLevel(ctx, account, time.Hour); err != nil || lvl != 0 {
+	if lvl, err := c.NextLockLevel(ctx, att(account), false, time.Hour); err != nil || lvl != 0 {
 		t.Fatalf("NextLockLevel after Unlock = %d, %v; want 0", lvl, err)
 	}
 }
@@ -247,7 +263,7 @@ func TestResetAttempts(t *testing.T) {
 	for range 4 {
 		mustReserve(t, c, account, time.Minute)
 	}
-	if err := c.ResetAttempts(context.Background(), account); err != nil {
+	if err := c.ResetAttempts(context.Background(), att(account)); err != nil {
 		t.Fatalf("ResetAttempts: %v", err)
 	}
 	if n, _ := mustReserve(t, c, account, time.Minute); n != 1 {
@@ -259,22 +275,22 @@ func TestNextLockLevel(t *testing.T) {
 	c, _ := newClient(t)
 	ctx := context.Background()
 	const account = "default\x00level@example.com"
-	level := keysFor(account).level
+	level := src(account).level
 	for want := range 4 {
-		got, err := c.NextLockLevel(ctx, account, time.Hour)
+		got, err := c.NextLockLevel(ctx, att(account), false, time.Hour)
 		if err != nil || got != want {
 			t.Fatalf("NextLockLevel = %d, %v; want %d", got, err, want)
 		}
 	}
 	// Each lock restarts the memory of earlier ones.
-	if _, err := c.NextLockLevel(ctx, account, 150*time.Millisecond); err != nil {
+	if _, err := c.NextLockLevel(ctx, att(account), false, 150*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	if d := pttl(t, c, level); d <= 0 || d > 150*time.Millisecond {
 		t.Fatalf("level TTL = %s, want (0, 150ms]", d)
 	}
 	eventually(t, 2*time.Second, "the level to expire", func() bool { return !keyExists(t, c, level) })
-	if got, err := c.NextLockLevel(ctx, account, time.Hour); err != nil || got != 0 {
+	if got, err := c.NextLockLevel(ctx, att(account), false, time.Hour); err != nil || got != 0 {
 		t.Fatalf("NextLockLevel after expiry = %d, %v; want 0", got, err)
 	}
 }
@@ -290,7 +306,7 @@ func TestReserveAttemptConcurrent(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			got[i], _, errs[i] = c.ReserveAttempt(context.Background(), account, time.Minute)
+			got[i], _, errs[i] = reserve(context.Background(), c, account, time.Minute)
 		})
 	}
 	close(start)
@@ -402,9 +418,9 @@ func TestNonPositiveDurations(t *testing.T) {
 	c, _ := newClient(t)
 	ctx := context.Background()
 	calls := map[string]func() error{
-		"ReserveAttempt": func() error { _, _, err := c.ReserveAttempt(ctx, "a", 0); return err },
-		"NextLockLevel":  func() error { _, err := c.NextLockLevel(ctx, "a", -time.Second); return err },
-		"Lock":           func() error { return c.Lock(ctx, "a", 0) },
+		"ReserveAttempt": func() error { _, _, err := reserve(ctx, c, "a", 0); return err },
+		"NextLockLevel":  func() error { _, err := c.NextLockLevel(ctx, att("a"), false, -time.Second); return err },
+		"Lock":           func() error { return c.Lock(ctx, att("a"), false, 0) },
 		"Allow":          func() error { _, _, err := c.Allow(ctx, "a", 1, 0); return err },
 	}
 	for name, call := range calls {
@@ -419,7 +435,7 @@ func TestNonPositiveDurations(t *testing.T) {
 
 func TestSubMillisecondDurationsRoundUp(t *testing.T) {
 	c, _ := newClient(t)
-	if err := c.Lock(context.Background(), "a", time.Microsecond); err != nil {
+	if err := c.Lock(context.Background(), att("a"), false, time.Microsecond); err != nil {
 		t.Fatalf("Lock(1µs): %v", err)
 	}
 	if got := ms(time.Microsecond); got != 1 {
@@ -435,16 +451,19 @@ func limiterCalls(c *Client) map[string]func(ctx context.Context) error {
 	const account = "default\x00down@example.com"
 	return map[string]func(ctx context.Context) error{
 		"ReserveAttempt": func(ctx context.Context) error {
-			n, locked, err := c.ReserveAttempt(ctx, account, time.Minute)
+			n, locked, err := reserve(ctx, c, account, time.Minute)
 			if err != nil && (n != 0 || locked != 0) {
 				return errors.New("a failed ReserveAttempt returned an attempt")
 			}
 			return err
 		},
-		"ResetAttempts": func(ctx context.Context) error { return c.ResetAttempts(ctx, account) },
-		"NextLockLevel": func(ctx context.Context) error { _, err := c.NextLockLevel(ctx, account, time.Hour); return err },
-		"Lock":          func(ctx context.Context) error { return c.Lock(ctx, account, time.Millisecond) },
-		"Unlock":        func(ctx context.Context) error { return c.Unlock(ctx, account) },
+		"ResetAttempts": func(ctx context.Context) error { return c.ResetAttempts(ctx, att(account)) },
+		"NextLockLevel": func(ctx context.Context) error {
+			_, err := c.NextLockLevel(ctx, att(account), false, time.Hour)
+			return err
+		},
+		"Lock":   func(ctx context.Context) error { return c.Lock(ctx, att(account), false, time.Millisecond) },
+		"Unlock": func(ctx context.Context) error { return c.Unlock(ctx, account) },
 		"Allow": func(ctx context.Context) error {
 			ok, _, err := c.Allow(ctx, "bucket", 5, time.Minute)
 			if err != nil && ok {
@@ -776,7 +795,7 @@ return 1`
 func TestRedisHungTimesOut(t *testing.T) {
 	c, r := newClient(t)
 	ctx := context.Background()
-	if _, _, err := c.ReserveAttempt(ctx, "a", time.Minute); err != nil {
+	if _, _, err := reserve(ctx, c, "a", time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	hog, err := Open(ctx, r.URL(), Options{ReadTimeout: 10 * time.Second})
@@ -846,23 +865,23 @@ func TestReleaseAttempt(t *testing.T) {
 	defer c.Close()
 	ctx := context.Background()
 	// Releasing on an account with no counter creates nothing.
-	if err := c.ReleaseAttempt(ctx, "acct"); err != nil {
+	if err := c.ReleaseAttempt(ctx, att("acct")); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 3; i++ {
-		if _, _, err := c.ReserveAttempt(ctx, "acct", time.Minute); err != nil {
+		if _, _, err := reserve(ctx, c, "acct", time.Minute); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := c.ReleaseAttempt(ctx, "acct"); err != nil {
+	if err := c.ReleaseAttempt(ctx, att("acct")); err != nil {
 		t.Fatal(err)
 	}
-	n, _, err := c.ReserveAttempt(ctx, "acct", time.Minute)
+	n, _, err := reserve(ctx, c, "acct", time.Minute)
 	if err != nil || n != 3 {
 		t.Fatalf("after 3 reserved and 1 released, the next attempt is %d (%v), want 3", n, err)
 	}
 	r.Stop()
-	if err := c.ReleaseAttempt(ctx, "acct"); core.ErrorCode(err) != core.EUNAVAILABLE {
+	if err := c.ReleaseAttempt(ctx, att("acct")); core.ErrorCode(err) != core.EUNAVAILABLE {
 		t.Fatalf("release with Redis down: %v", err)
 	}
 }
