@@ -128,7 +128,8 @@ func (g *guard) release(ctx context.Context) {
 	}
 }
 
-// succeeded clears the counters of the source and the account.
+// succeeded clears the source's counter (the account's runs out with its
+// window, see Limiter.ResetAttempts).
 func (g *guard) succeeded(ctx context.Context) {
 	if err := g.e.limiter.ResetAttempts(ctx, g.a); err != nil {
 		g.e.log.WarnContext(ctx, "reset attempt counters failed", "err", err)

@@ -188,8 +188,10 @@ type Limiter interface {
 	// database or the hashing queue failed), so outages don't count
 	// against the user.
 	ReleaseAttempt(ctx context.Context, a Attempt) error
-	// ResetAttempts clears the source's and the account's counters after a
-	// success.
+	// ResetAttempts clears the source's counter after a success, and gives
+	// back the account-wide attempt the success reserved. The account's
+	// failures stay until its window ends: the owner signing in from a
+	// trusted device must not give an attacker elsewhere a fresh budget.
 	ResetAttempts(ctx context.Context, a Attempt) error
 	// NextLockLevel counts one more lock of the source (or, with account,
 	// of the whole account), remembered for levelTTL, and returns how many

@@ -266,8 +266,21 @@ func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) 
 // postJSON is call without the test's failure on transport errors, for
 // clients that expect the server to die under them.
 func postJSON(c *http.Client, url string, body, out any) (int, error) {
+	return postJSONWith(c, url, body, out)
+}
+
+// postJSONWith is postJSON with extra headers (name, value pairs).
+func postJSONWith(c *http.Client, url string, body, out any, headers ...string) (int, error) {
 	b, _ := json.Marshal(body)
-	resp, err := c.Post(url, "application/json", bytes.NewReader(b))
+	req, err := http.NewRequest("POST", url, bytes.NewReader(b))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := c.Do(req)
 	if err != nil {
 		return 0, err
 	}

@@ -416,6 +416,7 @@ func TestContractPasswordReset(t *testing.T) {
 
 // mailCount counts the mails sent to an address.
 func mailCount(env *testEnv, to string) int {
+	env.Mail.settle()
 	env.Mail.mu.Lock()
 	defer env.Mail.mu.Unlock()
 	n := 0

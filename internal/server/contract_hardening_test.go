@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -457,4 +458,67 @@ func TestHardeningClientSuppliedIDsAreMarked(t *testing.T) {
 		AND request_id <> 'req-from-client-1' AND NOT request_id_from_client`); n != 1 {
 		t.Errorf("%d rows with a server-made request id, want 1", n)
 	}
+}
+
+// TestHardeningDeviceTokenKeepsOwnBudget: failures from many sources lock
+// the account as a whole past lockout.account_max_attempts, but a client
+// holding a device token from an earlier success keeps its own budget
+// (finding 7; OWASP device cookies).
+func TestHardeningDeviceTokenKeepsOwnBudget(t *testing.T) {
+	env := newContractEnv(t, func(c *core.Config, o *server.Options) {
+		c.MaxAttempts, c.AccountMaxAttempts = 3, 9
+		o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	ts := env.TS
+	const wrong = "wrong password, quite long"
+	home := []string{"X-Forwarded-For", "203.0.113.50"}
+	first := loginOK(t, ts, "", testUser, testPassword)
+	device := first.DeviceToken
+	if len(device) < 40 {
+		t.Fatalf("device_token %q", device)
+	}
+	withDevice := func(pw string) response {
+		return do(t, ts, "POST", tokenURL, map[string]string{"email": testUser, "password": pw, "device_token": device}, home...)
+	}
+
+	// Nine failures from three sources: each source locks, then the
+	// account as a whole.
+	for i := range 9 {
+		ip := fmt.Sprintf("198.51.100.%d", 1+i/3)
+		if r := loginAs(t, ts, "", testUser, wrong, "X-Forwarded-For", ip); r.StatusCode != http.StatusBadRequest {
+			t.Fatalf("failure %d from %s: %d %s", i+1, ip, r.StatusCode, r.Body)
+		}
+	}
+	r := loginAs(t, ts, "", testUser, testPassword, "X-Forwarded-For", "192.0.2.200")
+	wantError(t, r, http.StatusTooManyRequests, "too_many_attempts")
+	if ra, _ := strconv.Atoi(r.Header.Get("Retry-After")); ra <= 0 || ra%300 != 0 {
+		t.Errorf("account lock Retry-After %q: want a coarse value (whole 5 minutes), not the exact end", r.Header.Get("Retry-After"))
+	}
+	if n := auditCount(t, env, core.EventAccountLocked, core.ReasonAccountMaxAttempts, testUser); n != 1 {
+		t.Errorf("%d account-wide lock rows, want 1", n)
+	}
+	// The owner's device still gets in, every time.
+	for range 3 {
+		r := withDevice(testPassword)
+		wantStatus(t, r, http.StatusOK)
+		if decodeTokens(t, r).DeviceToken == "" {
+			t.Fatal("no fresh device token")
+		}
+	}
+	// A device token of another account buys nothing.
+	other := loginOK(t, ts, "", testAdmin, testPassword).DeviceToken
+	r = do(t, ts, "POST", tokenURL, map[string]string{"email": testUser, "password": testPassword, "device_token": other}, home...)
+	wantError(t, r, http.StatusTooManyRequests, "too_many_attempts")
+	// The device has its own budget: three failures lock it, and then even
+	// the right password waits.
+	for range 3 {
+		wantError(t, withDevice(wrong), http.StatusBadRequest, "invalid_grant")
+	}
+	wantError(t, withDevice(testPassword), http.StatusTooManyRequests, "too_many_attempts")
+	// A completed reset (or `idp users unlock`) clears every lock.
+	if _, err := env.Services.Users.Unlock(context.Background(), "", testUser, cliMeta); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, loginAs(t, ts, "", testUser, testPassword, "X-Forwarded-For", "192.0.2.200"), http.StatusOK)
+	wantStatus(t, withDevice(testPassword), http.StatusOK)
 }

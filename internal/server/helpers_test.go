@@ -151,12 +151,18 @@ func (m *mailbox) Send(_ context.Context, msg core.Mail) error {
 	return nil
 }
 
-// Last returns the newest mail of kind to the address, once every queued
-// mail is delivered.
-func (m *mailbox) Last(to, kind string) (core.Mail, bool) {
+// settle waits (up to 5 s) until the outbox worker has delivered every
+// queued mail.
+func (m *mailbox) settle() {
 	for deadline := time.Now().Add(5 * time.Second); m.pending != nil && m.pending() > 0 && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// Last returns the newest mail of kind to the address, once every queued
+// mail is delivered.
+func (m *mailbox) Last(to, kind string) (core.Mail, bool) {
+	m.settle()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for i := len(m.sent) - 1; i >= 0; i-- {

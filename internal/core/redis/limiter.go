@@ -129,10 +129,21 @@ func (c *Client) ReserveAttempt(ctx context.Context, a core.Attempt, sourceWindo
 	return core.Reservation{SourceCount: int(r[0]), AccountCount: int(r[1])}, nil
 }
 
+// A success clears its source's counter and gives back the account-wide
+// attempt it reserved: only failures count towards the account's lock.
+//
+// KEYS[1] source counter, KEYS[2] account counter.
+var resetScript = goredis.NewScript(`
+redis.call('DEL', KEYS[1])
+local n = tonumber(redis.call('GET', KEYS[2]) or '0')
+if n > 0 then redis.call('DECR', KEYS[2]) end
+return 0
+`)
+
 // ResetAttempts implements core.Limiter.
 func (c *Client) ResetAttempts(ctx context.Context, a core.Attempt) error {
 	k := keysFor(a)
-	if err := c.rdb.Del(ctx, k.srcCounter, k.counter).Err(); err != nil {
+	if err := resetScript.Run(ctx, c.rdb, []string{k.srcCounter, k.counter}).Err(); err != nil {
 		return unavailable(err)
 	}
 	return nil

@@ -51,12 +51,13 @@ func TestSourcesHaveTheirOwnBudget(t *testing.T) {
 	if r := res(device); r.Locked != 0 || r.SourceCount != 1 {
 		t.Fatalf("account lock stopped a trusted source: %+v", r)
 	}
-	// A success clears the source's and the account's counters.
+	// A success clears the source's counter, not the account's: the owner
+	// signing in gives attackers elsewhere no fresh budget.
 	if err := c.ResetAttempts(ctx, device); err != nil {
 		t.Fatal(err)
 	}
 	if r := res(device); r.SourceCount != 1 || r.AccountCount != 1 {
-		t.Fatalf("after a success: %+v, want counts 1 and 1", r)
+		t.Fatalf("after a success: %+v, want counts 1 and 1 (the success is given back)", r)
 	}
 	// Release gives back to both counters.
 	if err := c.ReleaseAttempt(ctx, device); err != nil {
@@ -108,5 +109,37 @@ func TestTally(t *testing.T) {
 	}
 	if _, _, err := c.Tally(ctx, "b", 0); err == nil {
 		t.Error("a zero window is accepted")
+	}
+}
+
+// TestSuccessKeepsAccountFailures: a success clears its own source's count
+// and gives back its own reservation, but the failures other sources made
+// stay counted until the account's window ends.
+func TestSuccessKeepsAccountFailures(t *testing.T) {
+	c, _ := newClient(t)
+	ctx := context.Background()
+	const account = "default\x00owner@example.com"
+	attacker := core.Attempt{Account: account, Source: "ip:attacker"}
+	owner := core.Attempt{Account: account, Source: "dev:owner", Trusted: true}
+	for range 3 {
+		if _, err := c.ReserveAttempt(ctx, attacker, time.Minute, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		r, err := c.ReserveAttempt(ctx, owner, time.Minute, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.AccountCount != 4 || r.SourceCount != 1 {
+			t.Fatalf("owner's login: %+v, want account count 4 (3 failures + this), source count 1", r)
+		}
+		if err := c.ResetAttempts(ctx, owner); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := c.ReserveAttempt(ctx, attacker, time.Minute, time.Hour)
+	if err != nil || r.SourceCount != 4 || r.AccountCount != 4 {
+		t.Fatalf("attacker after the owner's successes: %+v %v, want counts 4 and 4", r, err)
 	}
 }
