@@ -43,3 +43,27 @@ func TestKeysRotateTooSoon(t *testing.T) {
 	runOK(t, e.env, "", "keys", "rotate", "--force")
 	runOK(t, e.env, "", "keys", "rotate", "--emergency")
 }
+
+// TestOutputEscapesInvisibleCharacters: look-alike emails are refused, and
+// whatever invisible or bidi character a stored value holds is shown
+// escaped in text output (finding 12).
+func TestOutputEscapesInvisibleCharacters(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	msg := runFail(t, e.env, 2, "", "users", "create", "--email", "ad\u200bmin@example.com")
+	if !strings.Contains(msg, "invisible") {
+		t.Errorf("zero-width email: %s", msg)
+	}
+	runFail(t, e.env, 2, "", "users", "create", "--email", "eve@example.com", "--display-name", "Eve \u202eadmin")
+	runOK(t, e.env, "", "users", "create", "--email", "eve@example.com", "--display-name", "Eve\u200bAdmin")
+	out := runOK(t, e.env, "", "users", "list")
+	if strings.Contains(out, "\u200b") || !strings.Contains(out, `Eve\u200bAdmin`) {
+		t.Errorf("users list shows the zero-width space unescaped:\n%s", out)
+	}
+	// Both spellings of one address are one account.
+	runOK(t, e.env, "", "users", "create", "--email", "jos\u00e9@b\u00fccher.de")
+	msg = runFail(t, e.env, 3, "", "users", "create", "--email", "JOSE\u0301@xn--bcher-kva.de")
+	if !strings.Contains(msg, "already exists") {
+		t.Errorf("NFD and punycode spelling of an existing account: %s", msg)
+	}
+}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/lipgloss/table"
+
+	"github.com/idp-dev/idp/internal/core"
 )
 
 // print writes v as one JSON document with --output json, or calls text
@@ -51,11 +53,18 @@ func (p *printer) line(s string) { fmt.Fprintln(p.w, s) }
 
 func (p *printer) success(s string) { fmt.Fprintln(p.w, p.ok.Render("✓ ")+s) }
 
-// table prints rows under headers with a border.
+// table prints rows under headers with a border. Every cell is escaped:
+// a value stored before it was checked, or an audit row's user agent, must
+// not hide behind invisible or bidi characters nor move the terminal.
 func (p *printer) table(headers []string, rows [][]string) {
 	if len(rows) == 0 {
 		p.line("(none)")
 		return
+	}
+	for _, row := range rows {
+		for i := range row {
+			row[i] = core.Escape(row[i])
+		}
 	}
 	cell := p.r.NewStyle().Padding(0, 1)
 	t := table.New().
@@ -81,7 +90,7 @@ func (p *printer) box(title string, kv [][2]string, warning string) {
 	var b strings.Builder
 	b.WriteString(p.title.Render(title))
 	for _, f := range kv {
-		b.WriteString("\n" + fmt.Sprintf("%-*s  %s", width, f[0], f[1]))
+		b.WriteString("\n" + fmt.Sprintf("%-*s  %s", width, f[0], core.Escape(f[1])))
 	}
 	if warning != "" {
 		b.WriteString("\n\n" + p.warn.Render(warning))

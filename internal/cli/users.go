@@ -158,9 +158,13 @@ func newUsersListCmd(g *globals) *cobra.Command {
 						if roles == "" {
 							roles = "-"
 						}
-						rows = append(rows, []string{u.Email, u.Tenant, string(u.Status), roles, ts(u.LastLoginAt), ts(u.LockedUntil)})
+						name := u.DisplayName
+						if name == "" {
+							name = "-"
+						}
+						rows = append(rows, []string{u.Email, name, u.Tenant, string(u.Status), roles, ts(u.LastLoginAt), ts(u.LockedUntil)})
 					}
-					p.table([]string{"EMAIL", "TENANT", "STATUS", "ROLES", "LAST LOGIN", "LOCKED UNTIL"}, rows)
+					p.table([]string{"EMAIL", "NAME", "TENANT", "STATUS", "ROLES", "LAST LOGIN", "LOCKED UNTIL"}, rows)
 				})
 			})
 		},
