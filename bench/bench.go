@@ -24,6 +24,7 @@ type plan struct {
 	s3Base, s3Run      time.Duration
 	s45Base, s45Run    time.Duration
 	oraclePerClass     int
+	resetPerClass      int
 	startups           int
 	settle             time.Duration // pause after each run, so the next starts idle
 	quietWait          time.Duration // longest wait for neighbours to go quiet before a pair
@@ -43,7 +44,7 @@ var fullPlan = plan{
 	s2Quiet: 6 * time.Second, s2Flood: 8 * time.Second,
 	s3Base: 4 * time.Second, s3Run: 5 * time.Second,
 	s45Base: time.Second, s45Run: 4 * time.Second,
-	oraclePerClass: 500, startups: 3, quietWait: 5 * time.Second,
+	oraclePerClass: 500, resetPerClass: 300, startups: 3, quietWait: 5 * time.Second,
 }
 
 var quickPlan = plan{
@@ -51,7 +52,7 @@ var quickPlan = plan{
 	s2Quiet: 2 * time.Second, s2Flood: 3 * time.Second,
 	s3Base: 1500 * time.Millisecond, s3Run: 2 * time.Second,
 	s45Base: 500 * time.Millisecond, s45Run: 1500 * time.Millisecond,
-	oraclePerClass: 100, startups: 1, quietWait: 2 * time.Second,
+	oraclePerClass: 100, resetPerClass: 100, startups: 1, quietWait: 2 * time.Second,
 }
 
 func (p plan) withDefaults() plan {
@@ -83,7 +84,7 @@ type bench struct {
 	figs   []figure
 	runs   map[string][]runDetail
 	noise  series // unattributed CPU share of each run, by scenario group
-	// selected says whether a scenario (s1, s2, s3, s4, oracle) runs.
+	// selected says whether a scenario (s1, s2, s3, s4, oracle, reset) runs.
 	selected func(name string) bool
 }
 

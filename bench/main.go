@@ -60,14 +60,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.cost, "cost", 10, "bcrypt cost of the login scenarios")
 	fs.IntVar(&o.users, "users", 200, "users to seed")
 	fs.IntVar(&o.runs, "runs", 0, "repetitions of each scenario (default 3, or 1 with -quick)")
-	fs.StringVar(&o.only, "only", "", "comma-separated subset of s1,s2,s3,s4 (S4 and S5 run together),oracle; for experiments")
+	fs.StringVar(&o.only, "only", "", "comma-separated subset of s1,s2,s3,s4 (S4 and S5 run together),oracle,reset; for experiments")
 	fs.Var(&o.env, "env", "KEY=VALUE added to the environment of every idp process, for experiments\n(e.g. -env GOMAXPROCS=3 -env IDP_SECURITY_MAX_CONCURRENT_HASHES=1); repeatable")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	for _, name := range strings.Split(o.only, ",") {
-		if name != "" && !slices.Contains([]string{"s1", "s2", "s3", "s4", "oracle"}, name) {
-			return o, fmt.Errorf("-only: unknown scenario %q (want s1, s2, s3, s4 or oracle)", name)
+		if name != "" && !slices.Contains([]string{"s1", "s2", "s3", "s4", "oracle", "reset"}, name) {
+			return o, fmt.Errorf("-only: unknown scenario %q (want s1, s2, s3, s4, oracle or reset)", name)
 		}
 	}
 	if o.users < 32 {
@@ -120,14 +120,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	sec := newSecrets()
 	env := idpEnv{bin: bin, dir: tmp, vars: map[string]string{
-		"IDP_DATABASE_URL":            svc.DatabaseURL,
-		"IDP_REDIS_URL":               svc.RedisURL,
-		"IDP_SECURITY_PEPPER":         sec.pepper,
-		"IDP_KEYS_ENCRYPTION_KEY":     sec.key,
-		"IDP_SECURITY_BCRYPT_COST":    strconv.Itoa(o.cost),
-		"IDP_RATELIMIT_IP_PER_MINUTE": "0",    // all traffic comes from 127.0.0.1
-		"IDP_LOCKOUT_MAX_ATTEMPTS":    "1000", // S1's wrong passwords must not lock the bench users
-		"IDP_MAIL_FILE_PATH":          filepath.Join(tmp, "mail.jsonl"),
+		"IDP_DATABASE_URL":                 svc.DatabaseURL,
+		"IDP_REDIS_URL":                    svc.RedisURL,
+		"IDP_SECURITY_PEPPER":              sec.pepper,
+		"IDP_KEYS_ENCRYPTION_KEY":          sec.key,
+		"IDP_SECURITY_BCRYPT_COST":         strconv.Itoa(o.cost),
+		"IDP_RATELIMIT_IP_PER_MINUTE":      "0",    // all traffic comes from 127.0.0.1
+		"IDP_LOCKOUT_MAX_ATTEMPTS":         "1000", // S1's wrong passwords must not lock the bench users
+		"IDP_LOCKOUT_ACCOUNT_MAX_ATTEMPTS": "100000",
+		"IDP_MAIL_FILE_PATH":               filepath.Join(tmp, "mail.jsonl"),
 	}}
 	for _, kv := range o.env {
 		k, v, _ := strings.Cut(kv, "=")
@@ -153,6 +154,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if err := b.runOracle(logPath); err != nil {
 		return err
+	}
+	if b.selected("reset") {
+		b.logf("reset-initiate timing, %d requests per class, SMTP sink taking %s per mail", p.resetPerClass, smtpDelay)
+		if err := b.resetTiming(logPath); err != nil {
+			return err
+		}
 	}
 
 	res := &results{

@@ -22,12 +22,14 @@ import (
 // raw rotation baseline uses the same, through the same driver.
 const serverPoolSize = 20
 
-// Oracle users: their hashes are made at cost 4, the cost of the server
-// that measures timing (a cost-10 hash checked by a cost-4 server would
-// itself be an oracle).
+// Oracle users: their hashes are made at the cost of the server that
+// measures timing, but for the "cheaper hash" class, hashed at cheapCost
+// as if made before security.bcrypt_cost was raised: its failures must be
+// padded to the configured cost (issue 9, finding 8).
 const (
 	oracleUsers = 10
-	oracleCost  = 4
+	oracleCost  = 6
+	cheapCost   = 4
 )
 
 // secrets are generated per run; the seeded hashes use the same pepper as
@@ -53,6 +55,7 @@ func newSecrets() secrets {
 func benchEmail(i int) string          { return fmt.Sprintf("user%04d@bench.example", i) }
 func oracleActiveEmail(i int) string   { return fmt.Sprintf("oracle-active-%02d@bench.example", i) }
 func oracleDisabledEmail(i int) string { return fmt.Sprintf("oracle-disabled-%02d@bench.example", i) }
+func oracleCheapEmail(i int) string    { return fmt.Sprintf("oracle-cheap-%02d@bench.example", i) }
 
 func openDB(ctx context.Context, url string) (*sqlx.DB, error) {
 	return postgres.Open(ctx, url, postgres.Options{
@@ -79,6 +82,10 @@ func seed(ctx context.Context, store *postgres.Store, sec secrets, n, cost int) 
 	if err != nil {
 		return err
 	}
+	cheapHash, err := hashAt(sec, cheapCost)
+	if err != nil {
+		return err
+	}
 	add := func(email, hash string) error {
 		u := &core.User{TenantID: tenant.ID, Email: email, PasswordHash: hash, Status: core.UserActive}
 		if err := store.CreateUser(ctx, u); err != nil {
@@ -98,8 +105,11 @@ func seed(ctx context.Context, store *postgres.Store, sec secrets, n, cost int) 
 		if err := add(oracleDisabledEmail(i), oracleHash); err != nil {
 			return err
 		}
+		if err := add(oracleCheapEmail(i), cheapHash); err != nil {
+			return err
+		}
 	}
-	return nil
+	return seedResetUsers(ctx, store, tenant, oracleHash)
 }
 
 func hashAt(sec secrets, cost int) (string, error) {

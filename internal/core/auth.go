@@ -223,7 +223,7 @@ func (a *Auth) verify(ctx context.Context, user *User, pw string) (reason, newHa
 		if !a.hasher.Verify(user.PasswordHash, pw) {
 			reason = ReasonBadPassword
 			if cheaper {
-				a.hasher.VerifyDummy(pw)
+				a.hasher.Pad(user.PasswordHash, pw)
 			}
 			return
 		}

@@ -85,6 +85,9 @@ type Credentials interface {
 	// VerifyDummy does the work of one Verify against nothing, so unknown
 	// accounts take as long as real ones.
 	VerifyDummy(password string)
+	// Pad tops a failed Verify against encoded up to the work of one at the
+	// configured cost, for hashes made cheaper (NeedsRehash).
+	Pad(encoded, password string)
 	NeedsRehash(encoded string) bool
 }
 

@@ -104,3 +104,35 @@ func (h *Hasher) VerifyDummy(password string) {
 
 // Cost returns the bcrypt cost used for new hashes.
 func (h *Hasher) Cost() int { return h.cost }
+
+// Pad does the work that, added to one Verify against encoded, makes one
+// Verify at the configured cost: nothing when encoded is at that cost, and
+// for a cheaper hash (made before security.bcrypt_cost was raised) bcrypt
+// runs at each cost from encoded's up to the configured one, which add up to
+// exactly the missing work (2^c + 2^c + 2^(c+1) + ... + 2^(n-1) = 2^n).
+// A failed login against an old hash so takes as long as one against a
+// current hash or an unknown email.
+func (h *Hasher) Pad(encoded, password string) {
+	costs, ok := h.padCosts(encoded)
+	if !ok {
+		h.VerifyDummy(password)
+		return
+	}
+	for _, c := range costs {
+		// Deriving a hash at cost c costs what comparing with one does.
+		_, _ = bcrypt.GenerateFromPassword(h.prehash(password), c)
+	}
+}
+
+// padCosts lists the bcrypt costs Pad runs for encoded; ok is false when
+// encoded is no bcrypt hash at all.
+func (h *Hasher) padCosts(encoded string) (costs []int, ok bool) {
+	c, err := bcrypt.Cost([]byte(encoded))
+	if err != nil {
+		return nil, false
+	}
+	for c = max(c, bcrypt.MinCost); c < h.cost; c++ {
+		costs = append(costs, c)
+	}
+	return costs, true
+}

@@ -498,3 +498,50 @@ func TestIsCommonCatchesLongVariations(t *testing.T) {
 		t.Fatal("password1234 passes the policy")
 	}
 }
+
+// TestPad: a failed comparison with a cheaper hash is padded with bcrypt
+// at every cost from the hash's up to the configured one, whose work adds
+// up to one comparison at the configured cost; a current hash gets none.
+func TestPad(t *testing.T) {
+	pepper := []byte(strings.Repeat("p", 32))
+	strong, err := NewHasher(pepper, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hashAt := func(cost int) string {
+		h, err := NewHasher(pepper, cost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc, err := h.Hash("a password")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return enc
+	}
+	work := func(costs []int) int {
+		n := 0
+		for _, c := range costs {
+			n += 1 << c
+		}
+		return n
+	}
+	for _, cost := range []int{4, 5, 6, 7, 8} {
+		costs, ok := strong.padCosts(hashAt(cost))
+		if !ok {
+			t.Fatalf("cost %d: not a bcrypt hash?", cost)
+		}
+		want := 0
+		if cost < 7 {
+			want = 1<<7 - 1<<cost // the configured comparison minus the one that ran
+		}
+		if got := work(costs); got != want {
+			t.Errorf("hash at cost %d: padded with costs %v (%d units), want %d units", cost, costs, got, want)
+		}
+	}
+	if _, ok := strong.padCosts("not a bcrypt hash"); ok {
+		t.Error("a malformed hash has pad costs")
+	}
+	strong.Pad("not a bcrypt hash", "wrong") // one dummy comparison instead
+	strong.Pad(hashAt(5), "wrong")
+}
