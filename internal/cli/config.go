@@ -25,6 +25,8 @@ type Config struct {
 	HTTPAddr          string
 	HTTPShutdownGrace time.Duration
 	TrustedProxies    []netip.Prefix
+	// HTTPMaxConnections caps open connections; 0 sizes it to the machine.
+	HTTPMaxConnections int
 
 	Issuer         string
 	Audience       string
@@ -74,6 +76,7 @@ var defaults = map[string]string{
 	"http.addr":                      "127.0.0.1:8080",
 	"http.shutdown_grace":            "15s",
 	"http.trusted_proxies":           "",
+	"http.max_connections":           "0",
 	"issuer":                         "http://127.0.0.1:8080",
 	"tokens.audience":                "idp",
 	"tokens.access_ttl":              "15m",
@@ -151,6 +154,7 @@ func loadConfig(path string, getenv func(string) string) (*Config, error) {
 		HTTPAddr:            p.addr("http.addr"),
 		HTTPShutdownGrace:   p.duration("http.shutdown_grace", 0),
 		TrustedProxies:      p.prefixes("http.trusted_proxies"),
+		HTTPMaxConnections:  p.intRange("http.max_connections", 0, 1<<20),
 		Issuer:              p.issuer("issuer"),
 		Audience:            p.nonEmpty("tokens.audience"),
 		AccessTTL:           p.duration("tokens.access_ttl", time.Second),

@@ -201,6 +201,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{name: "issuer scheme", env: []string{"IDP_ISSUER", "ftp://x"}, want: []string{"issuer must be an http(s) base URL"}},
 		{name: "issuer query", env: []string{"IDP_ISSUER", "https://x/?a=b"}, want: []string{"issuer must be an http(s) base URL"}},
 		{name: "issuer empty in file", yaml: "issuer: \"\"\n", want: []string{"issuer must be an http(s) base URL"}},
+		{name: "http.max_connections", env: []string{"IDP_HTTP_MAX_CONNECTIONS", "-1"}, want: []string{"http.max_connections must be between 0 and 1048576"}},
 		{name: "tokens.audience empty", yaml: "tokens:\n  audience: \"\"\n", want: []string{"tokens.audience is required"}},
 		{name: "tokens.access_ttl", env: []string{"IDP_TOKENS_ACCESS_TTL", "soon"}, want: []string{"tokens.access_ttl is not a duration (use Go syntax"}},
 		{name: "tokens.access_ttl minimum", env: []string{"IDP_TOKENS_ACCESS_TTL", "500ms"}, want: []string{"tokens.access_ttl must be at least 1s"}},
@@ -262,6 +263,18 @@ func TestLoadConfigErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestLoadConfigMaxConnections(t *testing.T) {
+	for in, want := range map[string]int{"": 0, "0": 0, "500": 500} {
+		c, err := load(t, "", getenv(required, "IDP_HTTP_MAX_CONNECTIONS", in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.HTTPMaxConnections != want {
+			t.Fatalf("http.max_connections %q = %d, want %d", in, c.HTTPMaxConnections, want)
+		}
 	}
 }
 
