@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// Connection limits (docs/operations.md, "Connections"): every open
+// Connection limits (docs/operations.md, "Client connections"): every open
 // connection costs a file descriptor and, while its request header is
 // read, up to maxHeaderBytes of memory, so the number held open at once is
 // capped, and one client IP may hold only a share of it.

@@ -56,7 +56,7 @@ type Server struct {
 // refuses longer ones before parsing, so 64 KiB of headers is plenty;
 // more gets net/http's 431. The cap bounds what a slow client can make the
 // server hold: with 1.5 MiB, 40 connections that never finished their
-// headers added 121 MiB (docs/api.md, "Limits").
+// headers added 121 MiB (docs/api.md, "Basics").
 const (
 	readHeaderTimeout = 5 * time.Second
 	readTimeout       = 15 * time.Second
