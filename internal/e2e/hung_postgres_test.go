@@ -56,8 +56,8 @@ func TestPostgresHung(t *testing.T) {
 		{"POST", "/api/v1/auth/password/reset/initiate", ""},
 	}
 	bodies := map[string]any{
-		"/api/v1/auth/token":                  map[string]string{"email": "hung@example.com", "password": userPassword},
-		"/api/v1/auth/refresh":                map[string]string{"refresh_token": tok.RefreshToken},
+		"/api/v1/auth/token":                   map[string]string{"email": "hung@example.com", "password": userPassword},
+		"/api/v1/auth/refresh":                 map[string]string{"refresh_token": tok.RefreshToken},
 		"/api/v1/auth/password/reset/initiate": map[string]string{"email": "hung@example.com"},
 	}
 	for round := 1; round <= 2; round++ {

@@ -106,6 +106,9 @@ func TestHungServer(t *testing.T) {
 			_, err := db.ExecContext(ctx, "SELECT 1")
 			return err
 		})
+		if core.ErrorCode(classify(err, "test")) != core.EUNAVAILABLE {
+			t.Fatalf("query error %v is not unavailable", err)
+		}
 	}
 	err = store.Ping(ctx)
 	if code := core.ErrorCode(err); code != core.EUNAVAILABLE {
