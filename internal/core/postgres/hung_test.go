@@ -3,6 +3,9 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -110,6 +113,13 @@ func TestHungServer(t *testing.T) {
 			t.Fatalf("query error %v is not unavailable", err)
 		}
 	}
+	// A new connection is cut off by its context too, not only by
+	// connect_timeout (1 s here).
+	within("connect with a 300 ms context", 800*time.Millisecond, func() error {
+		pctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		return store.Ping(pctx)
+	})
 	err = store.Ping(ctx)
 	if code := core.ErrorCode(err); code != core.EUNAVAILABLE {
 		t.Fatalf("Ping with the server stopped = %v (%s), want unavailable", err, code)
@@ -129,5 +139,44 @@ func TestHungServer(t *testing.T) {
 	var n int
 	if err := st.QueryRowContext(ctx, 7).Scan(&n); err != nil || n != 7 {
 		t.Fatalf("prepared query after recovery = %d, %v", n, err)
+	}
+}
+
+// lib/pq's cancel requests dial outside the pool and read until the server
+// hangs up, which a stopped server never does: the dialer's deadline ends
+// them.
+func TestDialerBoundsCancelRequests(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // accept, never answer
+		}
+	}()
+	d := &dialer{timeout: 100 * time.Millisecond}
+	for name, dial := range map[string]func() (net.Conn, error){
+		"Dial":        func() (net.Conn, error) { return d.Dial("tcp", l.Addr().String()) },
+		"DialTimeout": func() (net.Conn, error) { return d.DialTimeout("tcp", l.Addr().String(), time.Second) },
+	} {
+		c, err := dial()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		start := time.Now()
+		_, err = c.Read(make([]byte, 1))
+		c.Close()
+		if !errors.Is(err, os.ErrDeadlineExceeded) || time.Since(start) > 5*time.Second {
+			t.Fatalf("%s: read from a silent server = %v after %v, want the dialer's deadline", name, err, time.Since(start))
+		}
+	}
+	if _, err := d.Dial("tcp", "127.0.0.1:1"); err == nil {
+		t.Fatal("dial to a closed port succeeded")
 	}
 }
