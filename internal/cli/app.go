@@ -40,13 +40,22 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
-// openDB connects to PostgreSQL with a pool sized for cfg.
+// openDB connects to PostgreSQL with a pool sized for cfg and the
+// per-statement timeouts a request path needs.
 func openDB(ctx context.Context, cfg *Config) (*sqlx.DB, error) {
-	db, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{
-		MaxOpenConns:   20,
-		MaxIdleConns:   20,
-		ConnectTimeout: 2e9,
-	})
+	return openDBWith(ctx, cfg, postgres.Options{MaxOpenConns: 20, MaxIdleConns: 20, ConnectTimeout: 2 * time.Second})
+}
+
+// openMigrationDB connects without statement or lock timeouts: a migration
+// of a large table may rightly take minutes, or wait for a lock held by a
+// running server.
+func openMigrationDB(ctx context.Context, cfg *Config) (*sqlx.DB, error) {
+	return openDBWith(ctx, cfg, postgres.Options{MaxOpenConns: 2, ConnectTimeout: 2 * time.Second,
+		StatementTimeout: -1, LockTimeout: -1})
+}
+
+func openDBWith(ctx context.Context, cfg *Config, opts postgres.Options) (*sqlx.DB, error) {
+	db, err := postgres.Open(ctx, cfg.DatabaseURL, opts)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach the database (database.url): %w", err)
 	}

@@ -25,6 +25,8 @@ type Config struct {
 	HTTPAddr          string
 	HTTPShutdownGrace time.Duration
 	TrustedProxies    []netip.Prefix
+	// HTTPMaxConnections caps open connections; 0 sizes it to the machine.
+	HTTPMaxConnections int
 
 	Issuer         string
 	Audience       string
@@ -77,6 +79,7 @@ var defaults = map[string]string{
 	"http.addr":                      "127.0.0.1:8080",
 	"http.shutdown_grace":            "15s",
 	"http.trusted_proxies":           "",
+	"http.max_connections":           "0",
 	"issuer":                         "http://127.0.0.1:8080",
 	"tokens.audience":                "idp",
 	"tokens.access_ttl":              "15m",
@@ -157,6 +160,7 @@ func loadConfig(path string, getenv func(string) string) (*Config, error) {
 		HTTPAddr:                  p.addr("http.addr"),
 		HTTPShutdownGrace:         p.duration("http.shutdown_grace", 0),
 		TrustedProxies:            p.prefixes("http.trusted_proxies"),
+		HTTPMaxConnections:        p.intRange("http.max_connections", 0, 1<<20),
 		Issuer:                    p.issuer("issuer"),
 		Audience:                  p.nonEmpty("tokens.audience"),
 		AccessTTL:                 p.duration("tokens.access_ttl", time.Second),
@@ -269,13 +273,54 @@ func (p *parser) url(key string, schemes ...string) string {
 	return ""
 }
 
+// issuer normalizes the public base URL, so that everything compared with
+// or built on it (the iss claim, the hosted form's Origin check, discovery
+// and mailed links) sees the one spelling a browser sends as its origin:
+// lower-case scheme and host, no default port, no trailing slash. A path
+// prefix is refused rather than half-supported: idp serves its routes at
+// the root of its host.
 func (p *parser) issuer(key string) string {
-	s := strings.TrimRight(p.str(key), "/")
+	s := p.str(key)
 	u, err := url.Parse(s)
-	if s == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+	if s == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" ||
+		strings.ContainsAny(s, "?#") {
 		p.bad(key, "must be an http(s) base URL without query or fragment")
+		return ""
 	}
-	return s
+	if u.User != nil {
+		p.bad(key, "must not hold a user name or password")
+		return ""
+	}
+	if strings.Trim(u.EscapedPath(), "/") != "" {
+		p.bad(key, "must not have a path: idp serves at the root of its host (use a host of its own, such as https://id.example.com)")
+		return ""
+	}
+	host := strings.ToLower(u.Hostname())
+	for _, r := range host {
+		if r > 0x7f {
+			p.bad(key, "must name its host in ASCII (the punycode xn-- form)")
+			return ""
+		}
+	}
+	port := u.Port()
+	if port != "" {
+		n, err := strconv.Atoi(port)
+		switch {
+		case err != nil || n < 1 || n > 65535:
+			p.bad(key, "has an invalid port")
+			return ""
+		case u.Scheme == "https" && n == 443, u.Scheme == "http" && n == 80:
+			port = ""
+		default:
+			port = strconv.Itoa(n)
+		}
+	}
+	if port != "" {
+		host = net.JoinHostPort(host, port)
+	} else if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return u.Scheme + "://" + host
 }
 
 func (p *parser) addr(key string) string {

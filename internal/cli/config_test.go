@@ -204,6 +204,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{name: "issuer scheme", env: []string{"IDP_ISSUER", "ftp://x"}, want: []string{"issuer must be an http(s) base URL"}},
 		{name: "issuer query", env: []string{"IDP_ISSUER", "https://x/?a=b"}, want: []string{"issuer must be an http(s) base URL"}},
 		{name: "issuer empty in file", yaml: "issuer: \"\"\n", want: []string{"issuer must be an http(s) base URL"}},
+		{name: "http.max_connections", env: []string{"IDP_HTTP_MAX_CONNECTIONS", "-1"}, want: []string{"http.max_connections must be between 0 and 1048576"}},
 		{name: "tokens.audience empty", yaml: "tokens:\n  audience: \"\"\n", want: []string{"tokens.audience is required"}},
 		{name: "tokens.access_ttl", env: []string{"IDP_TOKENS_ACCESS_TTL", "soon"}, want: []string{"tokens.access_ttl is not a duration (use Go syntax"}},
 		{name: "tokens.access_ttl minimum", env: []string{"IDP_TOKENS_ACCESS_TTL", "500ms"}, want: []string{"tokens.access_ttl must be at least 1s"}},
@@ -265,6 +266,66 @@ func TestLoadConfigErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLoadConfigIssuer: the issuer is normalized to the spelling a
+// browser's Origin header uses; a path prefix and other things idp can't
+// serve are refused, naming the key.
+func TestLoadConfigIssuer(t *testing.T) {
+	for _, tc := range []struct {
+		in, want, bad string
+	}{
+		{in: "https://id.example.com", want: "https://id.example.com"},
+		{in: "https://ID.Example.com:443", want: "https://id.example.com"},
+		{in: "HTTPS://id.example.COM/", want: "https://id.example.com"},
+		{in: "https://id.example.com//", want: "https://id.example.com"},
+		{in: "https://id.example.com:", want: "https://id.example.com"},
+		{in: "https://id.example.com:8443", want: "https://id.example.com:8443"},
+		{in: "https://id.example.com:80", want: "https://id.example.com:80"},
+		{in: "http://id.example.com:80/", want: "http://id.example.com"},
+		{in: "http://id.example.com:0443", want: "http://id.example.com:443"},
+		{in: "http://127.0.0.1:8080", want: "http://127.0.0.1:8080"},
+		{in: "https://[2001:DB8::1]:443", want: "https://[2001:db8::1]"},
+		{in: "http://[::1]:8080/", want: "http://[::1]:8080"},
+		{in: "https://id.example.com/auth", bad: "issuer must not have a path"},
+		{in: "https://id.example.com/auth/", bad: "issuer must not have a path"},
+		{in: "https://example.com/%2F", bad: "issuer must not have a path"},
+		{in: "https://admin:pw@id.example.com", bad: "issuer must not hold a user name or password"},
+		{in: "https://bücher.example", bad: "issuer must name its host in ASCII"},
+		{in: "https://id.example.com:99999", bad: "issuer has an invalid port"},
+		{in: "https://id.example.com?", bad: "issuer must be an http(s) base URL without query or fragment"},
+		{in: "https://id.example.com/#top", bad: "issuer must be an http(s) base URL without query or fragment"},
+		{in: "https:id.example.com", bad: "issuer must be an http(s) base URL without query or fragment"},
+		{in: "//id.example.com", bad: "issuer must be an http(s) base URL without query or fragment"},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			c, err := load(t, "", getenv(required, "IDP_ISSUER", tc.in))
+			if tc.bad != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.bad) {
+					t.Fatalf("issuer %q: error %v, want one containing %q", tc.in, err, tc.bad)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Issuer != tc.want {
+				t.Fatalf("issuer %q normalized to %q, want %q", tc.in, c.Issuer, tc.want)
+			}
+		})
+	}
+}
+
+func TestLoadConfigMaxConnections(t *testing.T) {
+	for in, want := range map[string]int{"": 0, "0": 0, "500": 500} {
+		c, err := load(t, "", getenv(required, "IDP_HTTP_MAX_CONNECTIONS", in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.HTTPMaxConnections != want {
+			t.Fatalf("http.max_connections %q = %d, want %d", in, c.HTTPMaxConnections, want)
+		}
 	}
 }
 

@@ -22,7 +22,7 @@ func newMigrateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			db, err := openDB(ctx, cfg)
+			db, err := openMigrationDB(ctx, cfg)
 			if err != nil {
 				return err
 			}
@@ -119,7 +119,7 @@ func (g *globals) withMigrator(cmd *cobra.Command, fn func(m *postgres.Migrator)
 	if err != nil {
 		return err
 	}
-	db, err := openDB(cmd.Context(), cfg)
+	db, err := openMigrationDB(cmd.Context(), cfg)
 	if err != nil {
 		return err
 	}

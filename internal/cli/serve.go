@@ -56,17 +56,24 @@ func newServeCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("listen on http.addr %s: %w", cfg.HTTPAddr, err)
 			}
+			maxConns := cfg.HTTPMaxConnections
+			if maxConns == 0 {
+				maxConns = server.MachineMaxConnections()
+			}
 			srv := server.New(server.Options{
 				Services:          a.svcs,
 				Logger:            log,
 				Issuer:            cfg.Issuer,
 				TrustedProxies:    cfg.TrustedProxies,
+				IPv6Prefix:        cfg.IPv6Prefix,
 				Ready:             a.ready,
 				JWKSMaxAge:        jwksMaxAge,
 				RequestTimeout:    10 * time.Second,
 				PasswordMinLength: cfg.PasswordMinLength,
+				MaxConnections:    maxConns,
 			})
-			log.Info("idp serving", "addr", l.Addr().String(), "issuer", cfg.Issuer, "kid", a.svcs.Keys.ActiveKID(), "version", Version)
+			log.Info("idp serving", "addr", l.Addr().String(), "issuer", cfg.Issuer, "kid", a.svcs.Keys.ActiveKID(), "version", Version,
+				"max_connections", maxConns, "max_connections_per_ip", server.PerIPConnections(maxConns))
 			err = srv.Serve(ctx, l, cfg.HTTPShutdownGrace)
 			log.Info("idp stopped")
 			return err

@@ -214,8 +214,8 @@ func TestContractForgedTokens(t *testing.T) {
 		"reset token":   resetToken(t, env, testUser),
 
 		// Garbage.
-		"1 MB bearer":      strings.Repeat("a", 1<<20),
-		"1 MB JWS":         parts[0] + "." + strings.Repeat("A", 1<<20) + "." + parts[2],
+		"48 KiB bearer":    strings.Repeat("a", 48<<10), // over the verifier's 8 KiB, under the 64 KiB header limit
+		"48 KiB JWS":       parts[0] + "." + strings.Repeat("A", 48<<10) + "." + parts[2],
 		"dots only":        "..",
 		"not base64":       "e30.e30.!!!",
 		"header not JSON":  b64url([]byte("not json")) + "." + parts[1] + "." + parts[2],
@@ -245,6 +245,17 @@ func TestContractForgedTokens(t *testing.T) {
 				t.Errorf("body %s is not one of the plain refusals %v", r.Body, plain)
 			}
 		})
+	}
+	// Past the 64 KiB header limit the answer is a quick 431, before any
+	// handler (SECURITY 18).
+	for _, tok := range []string{strings.Repeat("a", 1<<20), parts[0] + "." + strings.Repeat("A", 1<<20) + "." + parts[2]} {
+		start := time.Now()
+		if r := me(t, ts, tok); r.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+			t.Errorf("1 MB bearer = %d, want 431", r.StatusCode)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("1 MB bearer took %s", d)
+		}
 	}
 	// Same for the other bearer endpoints.
 	for _, name := range []string{"alg none", "HS256 raw public key", "foreign Ed25519", "refresh token"} {

@@ -25,6 +25,9 @@ type Options struct {
 	Issuer string
 	// TrustedProxies are the peers whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
+	// IPv6Prefix is the prefix length IPv6 peers share a per-IP
+	// connection share by (ratelimit.ipv6_prefix); zero means 64.
+	IPv6Prefix int
 	// Ready reports whether Postgres and Redis answer; /readyz calls it
 	// with a 1 s timeout. Nil means always ready.
 	Ready func(ctx context.Context) error
@@ -35,6 +38,10 @@ type Options struct {
 	RequestTimeout time.Duration
 	// PasswordMinLength is shown on the hosted reset page.
 	PasswordMinLength int
+	// MaxConnections caps the connections Serve holds open at once; a
+	// client IP may hold PerIPConnections of it. Zero means
+	// MachineMaxConnections.
+	MaxConnections int
 }
 
 // Server serves the API.
@@ -48,16 +55,17 @@ type Server struct {
 	hsts      bool
 }
 
-// HTTP server limits. MaxHeaderBytes is above 1 MB on purpose: a 1 MB
-// bearer header must reach the handler and get a quick 401 invalid_token
-// (the verifier refuses anything over 8 KiB before parsing) instead of a
-// bare 431 that clients don't expect from an API.
+// HTTP server limits. Our access tokens are under 8 KiB and the verifier
+// refuses longer ones before parsing, so 64 KiB of headers is plenty;
+// more gets net/http's 431. The cap bounds what a slow client can make the
+// server hold: with 1.5 MiB, 40 connections that never finished their
+// headers added 121 MiB (docs/api.md, "Basics").
 const (
 	readHeaderTimeout = 5 * time.Second
 	readTimeout       = 15 * time.Second
 	writeTimeout      = 30 * time.Second
 	idleTimeout       = 120 * time.Second
-	maxHeaderBytes    = 3 << 19 // 1.5 MiB
+	maxHeaderBytes    = 64 << 10
 	readyTimeout      = time.Second
 )
 
@@ -107,8 +115,14 @@ func (s *Server) HTTPServer() *http.Server {
 // Serve serves on l until ctx ends, then stops accepting and drains
 // in-flight requests for up to grace; it returns nil after a clean drain.
 // Requests are not cancelled when ctx ends: their contexts don't derive
-// from it, which is what lets them finish.
+// from it, which is what lets them finish. Connections over
+// Options.MaxConnections, or over a client IP's share, are closed at once.
 func (s *Server) Serve(ctx context.Context, l net.Listener, grace time.Duration) error {
+	total := s.opts.MaxConnections
+	if total <= 0 {
+		total = MachineMaxConnections()
+	}
+	l = newLimitListener(l, total, PerIPConnections(total), s.opts.IPv6Prefix, s.opts.TrustedProxies, s.log)
 	hs := s.HTTPServer()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(l) }()

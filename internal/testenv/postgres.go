@@ -7,6 +7,9 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -18,6 +21,9 @@ type PostgresServer struct {
 	Port int
 	data string
 	bin  string
+
+	mu     sync.Mutex
+	frozen []int // processes stopped by Freeze, postmaster first
 }
 
 // URL is the server's database URL.
@@ -92,4 +98,85 @@ func (p *PostgresServer) run(name string, args ...string) {
 	if out, err := p.command(name, args...).CombinedOutput(); err != nil {
 		p.t.Fatalf("%s: %v\n%s", name, err, out)
 	}
+}
+
+// Freeze stops the postmaster and every backend with SIGSTOP: the server
+// keeps its sockets open and the kernel keeps accepting connections, but
+// nothing answers, as with a hung host. Thaw (or the test's end) resumes it.
+func (p *PostgresServer) Freeze() {
+	p.t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.frozen != nil {
+		p.t.Fatal("Freeze: already frozen")
+	}
+	pid := p.postmasterPID()
+	// The postmaster first, so that it forks no backend we would miss.
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		p.t.Fatalf("SIGSTOP postmaster %d: %v", pid, err)
+	}
+	p.frozen = []int{pid}
+	p.t.Cleanup(p.Thaw)
+	for _, c := range childPIDs(p.t, pid) {
+		if err := syscall.Kill(c, syscall.SIGSTOP); err == nil {
+			p.frozen = append(p.frozen, c)
+		}
+	}
+}
+
+// Thaw resumes what Freeze stopped; it does nothing when not frozen.
+func (p *PostgresServer) Thaw() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := len(p.frozen) - 1; i >= 0; i-- {
+		_ = syscall.Kill(p.frozen[i], syscall.SIGCONT)
+	}
+	p.frozen = nil
+}
+
+// Backends counts the postmaster's child processes (backends and the
+// server's own workers).
+func (p *PostgresServer) Backends() int {
+	p.t.Helper()
+	return len(childPIDs(p.t, p.postmasterPID()))
+}
+
+func (p *PostgresServer) postmasterPID() int {
+	p.t.Helper()
+	raw, err := os.ReadFile(filepath.Join(p.data, "postmaster.pid"))
+	if err != nil {
+		p.t.Fatalf("postmaster.pid: %v", err)
+	}
+	first, _, _ := strings.Cut(string(raw), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(first))
+	if err != nil {
+		p.t.Fatalf("postmaster.pid: %q is not a pid", first)
+	}
+	return pid
+}
+
+// childPIDs lists the processes whose parent is pid, from /proc.
+func childPIDs(t testing.TB, pid int) []int {
+	t.Helper()
+	stats, err := filepath.Glob("/proc/[0-9]*/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int
+	for _, path := range stats {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			continue // the process ended meanwhile
+		}
+		// "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+		end := strings.LastIndexByte(string(raw), ')')
+		fields := strings.Fields(string(raw[end+1:]))
+		if len(fields) < 2 || fields[1] != strconv.Itoa(pid) {
+			continue
+		}
+		if c, err := strconv.Atoi(filepath.Base(filepath.Dir(path))); err == nil {
+			out = append(out, c)
+		}
+	}
+	return out
 }

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -17,27 +15,6 @@ import (
 
 	"github.com/idp-dev/idp/internal/core"
 )
-
-// withConnectTimeout adds connect_timeout to a URL that doesn't set one.
-func withConnectTimeout(raw string, d time.Duration) string {
-	if d <= 0 {
-		return raw
-	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return raw
-	}
-	q := u.Query()
-	if q.Get("connect_timeout") == "" {
-		secs := int(d / time.Second)
-		if secs < 1 {
-			secs = 1
-		}
-		q.Set("connect_timeout", strconv.Itoa(secs))
-		u.RawQuery = q.Encode()
-	}
-	return u.String()
-}
 
 // redact keeps the class of a driver error but drops any text that could
 // hold a connection string.
@@ -81,10 +58,14 @@ func classify(err error, what string) error {
 			// timeout), resources, and deadlock/serialization: all pass.
 			return unavailable(err)
 		}
+		if pqErr.Code == "55P03" { // lock_timeout: a row stayed locked too long
+			return unavailable(err)
+		}
 		return fmt.Errorf("postgres: %s: %w", what, err)
 	}
 	var netErr net.Error
-	if errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, driver.ErrBadConn) ||
+	if errors.As(err, &netErr) || errors.Is(err, errNoAnswer) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, driver.ErrBadConn) ||
 		errors.Is(err, sql.ErrConnDone) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		strings.Contains(err.Error(), "connection refused") {
 		return unavailable(redact(err))

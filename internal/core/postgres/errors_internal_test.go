@@ -42,6 +42,10 @@ func TestClassify(t *testing.T) {
 		{"statement timeout", pqErr("57014"), core.EUNAVAILABLE, "database is temporarily unavailable"},
 		{"too many connections", pqErr("53300"), core.EUNAVAILABLE, "database is temporarily unavailable"},
 		{"deadlock", pqErr("40P01"), core.EUNAVAILABLE, "database is temporarily unavailable"},
+		{"lock timeout", pqErr("55P03"), core.EUNAVAILABLE, "database is temporarily unavailable"},
+		{"other object state", pqErr("55000"), core.EINTERNAL, "internal error"},
+		{"no answer", fmt.Errorf("x: %w", errNoAnswer), core.EUNAVAILABLE, "database is temporarily unavailable"},
+		{"canceled", fmt.Errorf("postgres: %w", context.Canceled), core.EUNAVAILABLE, "database is temporarily unavailable"},
 		{"syntax", pqErr("42601"), core.EINTERNAL, "internal error"},
 		{"net", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("refused")}, core.EUNAVAILABLE, "database is temporarily unavailable"},
 		{"deadline", context.DeadlineExceeded, core.EUNAVAILABLE, "database is temporarily unavailable"},
@@ -100,22 +104,54 @@ func TestRedact(t *testing.T) {
 	}
 }
 
-func TestWithConnectTimeout(t *testing.T) {
+// TestConfigure pins the timeouts every connection gets, and that the
+// URL's own settings win.
+func TestConfigure(t *testing.T) {
 	for _, tc := range []struct {
-		url  string
-		d    time.Duration
-		want string
+		url     string
+		opts    Options
+		connect time.Duration
+		stmt    string
+		lock    string
+		answer  time.Duration
+		bad     bool
 	}{
-		{"postgres://h/db", 0, "postgres://h/db"},
-		{"postgres://h/db?sslmode=disable", 3 * time.Second, "postgres://h/db?connect_timeout=3&sslmode=disable"},
-		{"postgresql://h/db", 200 * time.Millisecond, "postgresql://h/db?connect_timeout=1"},
-		{"postgres://h/db?connect_timeout=9", 3 * time.Second, "postgres://h/db?connect_timeout=9"},
-		{"host=h dbname=db", 3 * time.Second, "host=h dbname=db"},
-		{"postgres://h/%zz", 3 * time.Second, "postgres://h/%zz"},
+		{url: "postgres://h/db", connect: 5 * time.Second, stmt: "5000", lock: "3000", answer: 6 * time.Second},
+		{url: "postgres://h/db", opts: Options{ConnectTimeout: 2 * time.Second, StatementTimeout: 2 * time.Second, LockTimeout: time.Second},
+			connect: 2 * time.Second, stmt: "2000", lock: "1000", answer: 3 * time.Second},
+		{url: "postgres://h/db", opts: Options{StatementTimeout: -1, LockTimeout: -1}, connect: 5 * time.Second},
+		{url: "postgres://h/db?connect_timeout=9&statement_timeout=1min&lock_timeout=0", connect: 9 * time.Second,
+			stmt: "1min", lock: "0", answer: time.Minute + time.Second},
+		{url: "postgres://h/db?connect_timeout=0", opts: Options{ConnectTimeout: time.Second}, connect: time.Second, stmt: "5000", lock: "3000", answer: 6 * time.Second},
+		{url: "postgres://h/db?statement_timeout=0", connect: 5 * time.Second, stmt: "0", lock: "3000"},
+		{url: "postgres://h/db?statement_timeout=250ms", connect: 5 * time.Second, stmt: "250ms", lock: "3000", answer: 1250 * time.Millisecond},
+		{url: "host=h dbname=db statement_timeout=1500", connect: 5 * time.Second, stmt: "1500", lock: "3000", answer: 2500 * time.Millisecond},
+		{url: "postgres://h/db?statement_timeout=soon", bad: true},
+		{url: "postgres://h/db?statement_timeout=5parsecs", bad: true},
+		{url: "postgres://h/db?options=-c%20statement_timeout%3D0", bad: true},
 	} {
-		if got := withConnectTimeout(tc.url, tc.d); got != tc.want {
-			t.Errorf("withConnectTimeout(%q, %v) = %q, want %q", tc.url, tc.d, got, tc.want)
-		}
+		t.Run(tc.url, func(t *testing.T) {
+			cfg, err := pq.NewConfig(tc.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			answer, err := configure(&cfg, tc.opts)
+			if tc.bad {
+				if err == nil {
+					t.Fatal("accepted")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.ConnectTimeout != tc.connect || cfg.Runtime["statement_timeout"] != tc.stmt ||
+				cfg.Runtime["lock_timeout"] != tc.lock || answer != tc.answer {
+				t.Fatalf("connect %v, statement_timeout %q, lock_timeout %q, answer within %v; want %v %q %q %v",
+					cfg.ConnectTimeout, cfg.Runtime["statement_timeout"], cfg.Runtime["lock_timeout"], answer,
+					tc.connect, tc.stmt, tc.lock, tc.answer)
+			}
+		})
 	}
 }
 
