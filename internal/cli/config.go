@@ -40,6 +40,7 @@ type Config struct {
 
 	EncryptionKey   []byte
 	KeyPollInterval time.Duration
+	JWKSMaxAge      time.Duration
 
 	LockoutMaxAttempts int
 	LockoutDuration    time.Duration
@@ -86,6 +87,7 @@ var defaults = map[string]string{
 	"security.max_concurrent_hashes": strconv.Itoa(runtime.NumCPU()),
 	"keys.encryption_key":            "",
 	"keys.poll_interval":             "2s",
+	"keys.jwks_max_age":              "5m",
 	"lockout.max_attempts":           "5",
 	"lockout.duration":               "15m",
 	"lockout.max_duration":           "1h",
@@ -163,6 +165,7 @@ func loadConfig(path string, getenv func(string) string) (*Config, error) {
 		MaxConcurrentHashes: p.intRange("security.max_concurrent_hashes", 1, 1024),
 		EncryptionKey:       p.key32("keys.encryption_key"),
 		KeyPollInterval:     p.duration("keys.poll_interval", 100*time.Millisecond),
+		JWKSMaxAge:          p.duration("keys.jwks_max_age", time.Second),
 		LockoutMaxAttempts:  p.intRange("lockout.max_attempts", 1, 1000),
 		LockoutDuration:     p.duration("lockout.duration", time.Second),
 		LockoutMaxDuration:  p.duration("lockout.max_duration", time.Second),

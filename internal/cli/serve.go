@@ -54,7 +54,7 @@ func newServeCmd(g *globals) *cobra.Command {
 				Issuer:            cfg.Issuer,
 				TrustedProxies:    cfg.TrustedProxies,
 				Ready:             a.ready,
-				JWKSMaxAge:        5 * time.Minute,
+				JWKSMaxAge:        cfg.JWKSMaxAge,
 				RequestTimeout:    10 * time.Second,
 				PasswordMinLength: cfg.PasswordMinLength,
 			})
