@@ -45,6 +45,6 @@ allow ./verify/verifytest "$jwt|^$mod/internal/core/token$|^$mod/verify$" \
 	"verifytest imports verify, core/token and golang-jwt only"
 allow ./examples/go-service "$jwt|^$mod/internal/core/token$|^$mod/verify$" \
 	"the Go example uses verify as a downstream service would"
-allow ./examples/harness "$jwt|^$mod/internal/core/token$|^$mod/internal/testenv$|^github.com/lib/pq$|^github.com/santhosh-tekuri/jsonschema/v6$|^golang.org/x/text/" \
+allow ./examples/harness "$jwt|^$mod/internal/core/token$|^$mod/internal/testenv$|^github.com/lib/pq(/|$)|^github.com/santhosh-tekuri/jsonschema/v6$|^golang.org/x/text/" \
 	"the examples' test harness drives the idp binary; it links none of idp's services"
 exit $fail
