@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
@@ -29,6 +30,9 @@ const (
 	defaultStaleFor   = time.Hour
 	defaultLeeway     = 60 * time.Second
 	defaultTimeout    = 10 * time.Second
+	// maxLeeway and maxTokenLen are core/token's limits.
+	maxLeeway   = 60 * time.Second
+	maxTokenLen = 8 << 10
 )
 
 // Claims is what a verified access token says about its caller.
@@ -50,8 +54,11 @@ func (c *Claims) HasRole(role string) bool { return slices.Contains(c.Roles, rol
 type Verifier struct {
 	tokens         token.Verifier // Lookup is set per call
 	keys           *keyCache
+	results        *results
 	introspect     *introspector
 	allowPwdChange bool
+	now            func() time.Time
+	leeway         time.Duration // as token.Verifier applies it
 }
 
 // Option configures New.
@@ -177,7 +184,10 @@ func New(ctx context.Context, issuer, audience string, opts ...Option) (*Verifie
 			Now:      cfg.now,
 		},
 		keys:           newKeyCache(jwksURI, cfg.client, cfg.now, cfg.minRefresh, cfg.staleFor),
+		results:        newResults(),
 		allowPwdChange: cfg.allowPwdChange,
+		now:            cfg.now,
+		leeway:         min(cfg.leeway, maxLeeway),
 	}
 	if err := v.keys.load(ctx); err != nil {
 		return nil, err
@@ -192,26 +202,9 @@ func New(ctx context.Context, issuer, audience string, opts ...Option) (*Verifie
 // Errors wrap ErrInvalidToken or ErrUnavailable; their text names a fixed
 // reason (never token content), fit for logs.
 func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
-	var unavailable error
-	tv := v.tokens
-	// token.Verifier asks for the key only once the token's format, typ and
-	// kid are sane, so malformed tokens never cause a JWKS fetch.
-	tv.Lookup = func(kid string) (ed25519.PublicKey, bool) {
-		pub, err := v.keys.lookup(ctx, kid)
-		if err != nil {
-			if errors.Is(err, ErrUnavailable) {
-				unavailable = err
-			}
-			return nil, false
-		}
-		return pub, true
-	}
-	tc, err := tv.Verify(raw)
-	if unavailable != nil {
-		return nil, unavailable
-	}
+	tc, err := v.verifyToken(ctx, raw)
 	if err != nil {
-		return nil, invalid(strings.TrimPrefix(err.Error(), token.ErrInvalid.Error()+": "))
+		return nil, err
 	}
 	if tc.PasswordChange && !v.allowPwdChange {
 		return nil, invalid("password change pending")
@@ -227,12 +220,66 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 		SessionID:      tc.SessionID,
 		ClientID:       tc.ClientID,
 		Email:          tc.Email,
-		Roles:          tc.Roles,
+		Roles:          slices.Clone(tc.Roles), // the cache keeps its own
 		Scopes:         strings.Fields(tc.Scope),
 		IssuedAt:       tc.IssuedAt,
 		ExpiresAt:      tc.ExpiresAt,
 		PasswordChange: tc.PasswordChange,
 	}, nil
+}
+
+// verifyToken is core/token's verification with the key cache behind it,
+// and the results cache in front.
+func (v *Verifier) verifyToken(ctx context.Context, raw string) (token.Claims, error) {
+	var hash [sha256.Size]byte
+	if len(raw) <= maxTokenLen {
+		hash = sha256.Sum256([]byte(raw))
+		if r, ok := v.results.get(hash); ok {
+			if v.now().Before(r.claims.ExpiresAt.Add(v.leeway)) {
+				pub, err := v.keys.lookup(ctx, r.kid)
+				if err == nil && pub.Equal(r.pub) {
+					return r.claims, nil
+				}
+				if errors.Is(err, ErrUnavailable) {
+					return token.Claims{}, err
+				}
+			}
+			// Expired, or its key is gone: verify it afresh, which gives
+			// the same reason an unseen token would get.
+			v.results.drop(hash)
+		}
+	}
+
+	var (
+		unavailable error
+		kid         string
+		key         ed25519.PublicKey
+	)
+	tv := v.tokens
+	// token.Verifier asks for the key only once the token's format, typ and
+	// kid are sane, so malformed tokens never cause a JWKS fetch.
+	tv.Lookup = func(k string) (ed25519.PublicKey, bool) {
+		pub, err := v.keys.lookup(ctx, k)
+		if err != nil {
+			if errors.Is(err, ErrUnavailable) {
+				unavailable = err
+			}
+			return nil, false
+		}
+		kid, key = k, pub
+		return pub, true
+	}
+	tc, err := tv.Verify(raw)
+	if unavailable != nil {
+		return token.Claims{}, unavailable
+	}
+	if err != nil {
+		return token.Claims{}, invalid(strings.TrimPrefix(err.Error(), token.ErrInvalid.Error()+": "))
+	}
+	if len(raw) <= maxTokenLen {
+		v.results.put(hash, result{claims: tc, kid: kid, pub: key}, v.now(), v.leeway)
+	}
+	return tc, nil
 }
 
 func invalid(reason string) error { return fmt.Errorf("%w: %s", ErrInvalidToken, reason) }

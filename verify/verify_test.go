@@ -566,3 +566,26 @@ func forgeryNamed(t *testing.T, list []verifytest.Forgery, name string) string {
 	t.Fatalf("no forgery %q", name)
 	return ""
 }
+
+// TestRepeatedTokens: a token verified before (kept in the results cache)
+// expires at the same instant as an unseen one, and a caller that edits its
+// claims changes nothing for the next.
+func TestRepeatedTokens(t *testing.T) {
+	clk := newClock()
+	iss := newIssuer(t, clk)
+	for _, leeway := range []time.Duration{0, 30 * time.Second, time.Minute} {
+		v := newVerifier(t, iss, clk, verify.WithLeeway(leeway))
+		exp := clk.Now().Add(2 * time.Minute)
+		tok := mint(t, iss, verify.Claims{Roles: []string{"admin"}, ExpiresAt: exp})
+		c := mustVerify(t, v, tok)
+		c.Roles[0], c.Subject = "root", "someone"
+		if again := mustVerify(t, v, tok); again.Roles[0] != "admin" || again.Subject == "someone" {
+			t.Fatalf("a caller's edit reached the cache: %+v", again)
+		}
+		clk.Advance(exp.Add(leeway).Sub(clk.Now()) - time.Second)
+		mustVerify(t, v, tok)
+		clk.Advance(time.Second)
+		wantInvalid(t, v, tok, "expired")
+		wantInvalid(t, newVerifier(t, iss, clk, verify.WithLeeway(leeway)), tok, "expired")
+	}
+}
