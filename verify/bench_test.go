@@ -43,3 +43,28 @@ func BenchmarkRawEd25519(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkVerifyUnseen verifies tokens the results cache never saw.
+func BenchmarkVerifyUnseen(b *testing.B) {
+	iss := verifytest.NewIssuer()
+	defer iss.Close()
+	v, err := verify.New(context.Background(), iss.URL, iss.Audience)
+	if err != nil {
+		b.Fatal(err)
+	}
+	toks := make([]string, 30000)
+	for i := range toks {
+		if toks[i], err = iss.Token(verify.Claims{Roles: []string{"admin"}, Email: "a@example.com"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := v.Verify(ctx, toks[i%len(toks)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
