@@ -51,8 +51,17 @@ class JWKSClient(jwt.PyJWKClient):
         self._fetched = 0.0
 
     def fetch_data(self):
+        # PyJWT's own fetch has no timeout: a stalled idp would hang every
+        # request waiting for the lock.
         self._fetched = time.monotonic()
-        return super().fetch_data()
+        try:
+            with urllib.request.urlopen(self.uri, timeout=10) as resp:
+                data = json.load(resp)
+        except (OSError, ValueError) as e:
+            raise jwt.PyJWKClientError(f"fetching the JWKS failed: {e}") from e
+        if self.jwk_set_cache is not None:
+            self.jwk_set_cache.put(data)
+        return data
 
     def get_signing_key(self, kid: str) -> jwt.PyJWK:
         with self._lock:
