@@ -34,6 +34,11 @@ for ex in "$@"; do
 	esac
 	if [[ -f examples/$ex/package-lock.json ]]; then
 		command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+		# jose 6 needs Node 20 (WebCrypto Ed25519); Debian 12's own nodejs is 18.
+		if ! node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)'; then
+			echo "examples/$ex needs Node.js 20 or later, found $(node --version)" >&2
+			exit 1
+		fi
 		(cd "examples/$ex" && npm ci --no-audit --no-fund --loglevel=error)
 	fi
 done
