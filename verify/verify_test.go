@@ -589,3 +589,28 @@ func TestRepeatedTokens(t *testing.T) {
 		wantInvalid(t, newVerifier(t, iss, clk, verify.WithLeeway(leeway)), tok, "expired")
 	}
 }
+
+// TestExpiredSetRefetchedOnce: when the set expires under concurrent load,
+// the callers share one fetch.
+func TestExpiredSetRefetchedOnce(t *testing.T) {
+	clk := newClock()
+	iss := newIssuer(t, clk)
+	v := newVerifier(t, iss, clk)
+	toks := make([]string, 50)
+	for i := range toks {
+		toks[i] = mint(t, iss, verify.Claims{ExpiresAt: clk.Now().Add(time.Hour)})
+	}
+	clk.Advance(5 * time.Minute)
+	var wg sync.WaitGroup
+	for _, tok := range toks {
+		wg.Go(func() {
+			if _, err := v.Verify(context.Background(), tok); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if st := iss.Stats(); st.JWKS != 2 {
+		t.Fatalf("stats %+v, want one refetch for 50 concurrent callers", st)
+	}
+}
