@@ -7,7 +7,7 @@ BIN := bin/idp
 COVER_MIN := 90
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build dev test test-go lint depcheck cover bench fuzz clean
+.PHONY: build dev test test-go test-examples lint depcheck cover bench fuzz clean
 
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/idp
@@ -34,6 +34,14 @@ test-go:
 	$(GO) test -run='^$$' -fuzz=FuzzVerify -fuzztime=10s ./internal/core/token/
 	@$(MAKE) --no-print-directory cover-check
 
+# The downstream examples, each tested against a real idp serve
+# (examples/harness). examples/nextjs joins this list with the OpenID
+# Connect provider it signs in through.
+EXAMPLES := go-service fastapi node-service
+
+test-examples: build
+	@scripts/examples.sh $(EXAMPLES)
+
 cover-check:
 	@total=$$($(GO) tool cover -func=coverage.out | awk '/^total:/ {sub("%","",$$3); print $$3}'); \
 	echo "internal/core/... statement coverage: $$total% (minimum $(COVER_MIN)%)"; \
@@ -52,8 +60,8 @@ cover:
 
 lint: depcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet $(PKG)
-	$(GO) run $(STATICCHECK) $(PKG)
+	$(GO) vet -tags examples $(PKG)
+	$(GO) run $(STATICCHECK) -tags examples $(PKG)
 
 # The dependency rule of docs/ARCHITECTURE (see scripts/depcheck.sh).
 depcheck:

@@ -1,6 +1,7 @@
 // Command bench measures idp on this machine (`make bench`): it starts its
 // own PostgreSQL, Redis and `idp serve`, runs the scenarios of issue 6
-// (login, isolation, refresh, /me, JWKS and discovery, timing oracle),
+// (login, isolation, refresh, /me, JWKS and discovery, timing oracle) and
+// the verify package of issue 12 (throughput, unknown-kid refetches),
 // each beside a baseline measured in the same run, and prints one table.
 // The same figures go to bench/out/results.json (and results.md).
 //
@@ -60,14 +61,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.cost, "cost", 10, "bcrypt cost of the login scenarios")
 	fs.IntVar(&o.users, "users", 200, "users to seed")
 	fs.IntVar(&o.runs, "runs", 0, "repetitions of each scenario (default 3, or 1 with -quick)")
-	fs.StringVar(&o.only, "only", "", "comma-separated subset of s1,s2,s3,s4 (S4 and S5 run together),oracle,reset; for experiments")
+	fs.StringVar(&o.only, "only", "", "comma-separated subset of s1,s2,s3,s4 (S4 and S5 run together),verify,oracle,reset; for experiments")
 	fs.Var(&o.env, "env", "KEY=VALUE added to the environment of every idp process, for experiments\n(e.g. -env GOMAXPROCS=3 -env IDP_SECURITY_MAX_CONCURRENT_HASHES=1); repeatable")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	for _, name := range strings.Split(o.only, ",") {
-		if name != "" && !slices.Contains([]string{"s1", "s2", "s3", "s4", "oracle", "reset"}, name) {
-			return o, fmt.Errorf("-only: unknown scenario %q (want s1, s2, s3, s4, oracle or reset)", name)
+		if name != "" && !slices.Contains([]string{"s1", "s2", "s3", "s4", "verify", "oracle", "reset"}, name) {
+			return o, fmt.Errorf("-only: unknown scenario %q (want s1, s2, s3, s4, verify, oracle or reset)", name)
 		}
 	}
 	if o.users < 32 {

@@ -100,6 +100,7 @@ func (b *bench) scenarios() error {
 		{"s2", "S2 isolation", b.s2},
 		{"s3", "S3 refresh", b.s3},
 		{"s4", "S4 /me, S5 JWKS and discovery", b.s4s5},
+		{"verify", "package verify: throughput and unknown-kid refetches", b.verifyScenario},
 	}
 	for _, s := range steps {
 		if !b.selected(s.key) {

@@ -143,7 +143,7 @@ func coreConfig(c *Config) core.Config {
 		DeviceTokenTTL:      c.DeviceTokenTTL,
 		IPPerMinute:         c.IPPerMinute,
 		IPv6Prefix:          c.IPv6Prefix,
-		JWKSMaxAge:          jwksMaxAge,
+		JWKSMaxAge:          c.JWKSMaxAge,
 		PasswordMinLength:   c.PasswordMinLength,
 		DefaultTenant:       c.DefaultTenant,
 		SeedPasswordTTL:     c.SeedPasswordTTL,
@@ -197,10 +197,6 @@ func (g *globals) withApp(ctx context.Context, fn func(a *app) error) error {
 	}
 	return nil
 }
-
-// jwksMaxAge is how long clients may cache the JWKS and discovery
-// (Cache-Control max-age); key rotation waits for it (docs/operations.md).
-const jwksMaxAge = 5 * time.Minute
 
 // requireMigrated refuses to work on an old schema: queries against it fail
 // with driver errors that don't tell the operator what to do.

@@ -42,6 +42,7 @@ type Config struct {
 
 	EncryptionKey   []byte
 	KeyPollInterval time.Duration
+	JWKSMaxAge      time.Duration
 
 	LockoutMaxAttempts        int
 	LockoutAccountMaxAttempts int
@@ -92,6 +93,7 @@ var defaults = map[string]string{
 	"security.max_concurrent_hashes": strconv.Itoa(runtime.NumCPU()),
 	"keys.encryption_key":            "",
 	"keys.poll_interval":             "2s",
+	"keys.jwks_max_age":              "5m",
 	"lockout.max_attempts":           "5",
 	"lockout.account_max_attempts":   "100",
 	"lockout.device_token_ttl":       "2160h",
@@ -173,6 +175,7 @@ func loadConfig(path string, getenv func(string) string) (*Config, error) {
 		MaxConcurrentHashes:       p.intRange("security.max_concurrent_hashes", 1, 1024),
 		EncryptionKey:             p.key32("keys.encryption_key"),
 		KeyPollInterval:           p.duration("keys.poll_interval", 100*time.Millisecond),
+		JWKSMaxAge:                p.duration("keys.jwks_max_age", time.Second),
 		LockoutMaxAttempts:        p.intRange("lockout.max_attempts", 1, 1000),
 		LockoutAccountMaxAttempts: p.intRange("lockout.account_max_attempts", 1, 100000),
 		DeviceTokenTTL:            p.duration("lockout.device_token_ttl", time.Hour),

@@ -67,7 +67,7 @@ func newServeCmd(g *globals) *cobra.Command {
 				TrustedProxies:    cfg.TrustedProxies,
 				IPv6Prefix:        cfg.IPv6Prefix,
 				Ready:             a.ready,
-				JWKSMaxAge:        jwksMaxAge,
+				JWKSMaxAge:        cfg.JWKSMaxAge,
 				RequestTimeout:    10 * time.Second,
 				PasswordMinLength: cfg.PasswordMinLength,
 				MaxConnections:    maxConns,

@@ -351,15 +351,3 @@ func (s *Server) principal(r *http.Request) (core.Principal, error) {
 	}
 	return s.svc.Auth.Authenticate(r.Context(), tok)
 }
-
-// RequireRole serves next only to a caller whose bearer token is valid and
-// who may act with role ("" means any authenticated user whose password
-// needs no change): 401 without a valid token, 403 without the role.
-func (s *Server) RequireRole(role string, next AuthedHandler) http.Handler {
-	return s.handle(s.authenticated(func(w http.ResponseWriter, r *http.Request, p core.Principal) error {
-		if err := p.Authorize(role); err != nil {
-			return err
-		}
-		return next(w, r, p)
-	}))
-}

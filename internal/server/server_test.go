@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -419,37 +418,4 @@ func TestRedisDown(t *testing.T) {
 	}
 	wantStatus(t, do(t, env.TS, "GET", "/api/v1/auth/me", nil, "Authorization", bearer(tr.AccessToken)), http.StatusOK)
 	wantStatus(t, do(t, env.TS, "GET", "/readyz", nil), http.StatusServiceUnavailable)
-}
-
-// TestRequireRole: the reusable middleware gives 401 without a token, 403
-// without the role or while the password must change, and runs the handler
-// otherwise.
-func TestRequireRole(t *testing.T) {
-	env := newTestEnv(t, nil)
-	mux := http.NewServeMux()
-	mux.Handle("GET /admin-only", env.Server.RequireRole(core.RoleAdmin, func(w http.ResponseWriter, r *http.Request, p core.Principal) error {
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write([]byte(p.User.Email))
-		return nil
-	}))
-	mux.Handle("/", env.Server.Handler())
-	ts := httptest.NewServer(mux)
-	defer ts.Close()
-
-	admin, user := login(t, ts, testAdmin), login(t, ts, testUser)
-	r := do(t, ts, "GET", "/admin-only", nil, "Authorization", bearer(admin.AccessToken))
-	wantStatus(t, r, http.StatusOK)
-	if string(r.Body) != testAdmin {
-		t.Fatalf("principal %q", r.Body)
-	}
-	wantError(t, do(t, ts, "GET", "/admin-only", nil, "Authorization", bearer(user.AccessToken)), http.StatusForbidden, "forbidden")
-	wantError(t, do(t, ts, "GET", "/admin-only", nil), http.StatusUnauthorized, "invalid_token")
-
-	seed, err := env.Services.Users.Seed(context.Background(), core.SeedInput{Tenant: "acme", Email: "root@example.com", Rotate: false}, core.Meta{Actor: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r = do(t, ts, "POST", "/api/v1/auth/token", map[string]string{"email": seed.Email, "password": seed.Password, "tenant": "acme"})
-	tr := wantTokenResponse(t, r)
-	wantError(t, do(t, ts, "GET", "/admin-only", nil, "Authorization", bearer(tr.AccessToken)), http.StatusForbidden, "forbidden")
 }

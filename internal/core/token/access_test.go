@@ -1,11 +1,7 @@
 package token
 
 import (
-	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -16,12 +12,10 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
 func TestSignVerifyRoundTrip(t *testing.T) {
-	v, _ := testVerifier()
+	v := testVerifier()
 	tests := []struct {
 		name string
 		edit func(*Claims)
@@ -196,194 +190,6 @@ func TestSignRejectsBadInput(t *testing.T) {
 	}
 }
 
-type forgery struct {
-	name, raw, reason string
-}
-
-// forgeries is shared by the table test and the fuzz seed corpus; RSA key
-// generation makes it worth building once.
-var forgeries = sync.OnceValue(func() []forgery { return buildForgeries(panicTB{}) })
-
-func buildForgeries(tb testing.TB) []forgery {
-	valid := mustSign(tb, testKey, testClaims())
-	vp := splitJWS(tb, valid)
-	other := testClaims()
-	other.Subject = "someone-else"
-	op := splitJWS(tb, mustSign(tb, testKey, other))
-
-	attacker, err := GenerateKey()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	// Same kid as ours: the verifier must not be fooled by a matching label.
-	foreign := attacker
-	foreign.ID = testKey.ID
-
-	jwtLib := func(m jwt.SigningMethod, key any) string {
-		tok := jwt.NewWithClaims(m, jwt.MapClaims(goodPayload()))
-		tok.Header["typ"] = "at+jwt"
-		tok.Header["kid"] = testKey.ID
-		s, err := tok.SignedString(key)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		return s
-	}
-	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-
-	none := func(alg string) string {
-		return enc(tb, with(goodHeader(), "alg", alg)) + "." + enc(tb, goodPayload()) + "."
-	}
-	signed := func(hdrEdits, payloadEdits []any) string {
-		return edSigned(tb, testKey.Private, with(goodHeader(), hdrEdits...), with(goodPayload(), payloadEdits...))
-	}
-	claim := func(kv ...any) string { return signed(nil, kv) }
-	hdr := func(kv ...any) string { return signed(kv, nil) }
-
-	tampered := func() string {
-		raw, _ := base64.RawURLEncoding.DecodeString(vp[1])
-		raw = []byte(strings.Replace(string(raw), `"sub":"user-123"`, `"sub":"admin"`, 1))
-		return vp[0] + "." + base64.RawURLEncoding.EncodeToString(raw) + "." + vp[2]
-	}()
-	// The last character of an 86-char Ed25519 signature carries 2 data bits
-	// and 4 padding bits; flipping a padding bit keeps the decoded signature.
-	trailingBits := func() string {
-		const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-		last := strings.IndexByte(alphabet, valid[len(valid)-1])
-		return valid[:len(valid)-1] + string(alphabet[last^1])
-	}()
-	opaque, err := NewOpaque()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	attackerJWK := map[string]any{"kty": "OKP", "crv": "Ed25519", "x": b64(attacker.Public), "kid": attacker.ID}
-	atk := func(hdrEdits ...any) string {
-		return edSigned(tb, attacker.Private, with(goodHeader(), hdrEdits...), goodPayload())
-	}
-
-	return []forgery{
-		{"alg none", none("none"), "alg not allowed"},
-		{"alg None", none("None"), "unsupported alg"},
-		{"alg NONE", none("NONE"), "unsupported alg"},
-		{"alg missing", enc(tb, with(goodHeader(), "alg", nil)) + "." + vp[1] + "." + vp[2], "unsupported alg"},
-		{"alg unknown", enc(tb, with(goodHeader(), "alg", "FOO")) + "." + vp[1] + "." + vp[2], "unsupported alg"},
-		{"alg RS256 over an EdDSA signature", enc(tb, with(goodHeader(), "alg", "RS256")) + "." + vp[1] + "." + vp[2], "alg not allowed"},
-		{"HS256 keyed with our public key", jwtLib(jwt.SigningMethodHS256, []byte(testKey.Public)), "alg not allowed"},
-		{"HS256 keyed with our public key as base64url", jwtLib(jwt.SigningMethodHS256, []byte(b64(testKey.Public))), "alg not allowed"},
-		{"RS256", jwtLib(jwt.SigningMethodRS256, rsaKey), "alg not allowed"},
-		{"PS256", jwtLib(jwt.SigningMethodPS256, rsaKey), "alg not allowed"},
-		{"ES256", jwtLib(jwt.SigningMethodES256, ecKey), "alg not allowed"},
-		{"foreign ed25519 key with our kid", mustSign(tb, foreign, testClaims()), "bad signature"},
-		{"unknown kid", mustSign(tb, attacker, testClaims()), "unknown kid"},
-		{"empty signature", vp[0] + "." + vp[1] + ".", "bad signature"},
-		{"signature of another token", vp[0] + "." + vp[1] + "." + op[2], "bad signature"},
-		{"truncated signature", vp[0] + "." + vp[1] + "." + b64(mustB64(tb, vp[2])[:63]), "bad signature"},
-		{"overlong signature", vp[0] + "." + vp[1] + "." + b64(append(mustB64(tb, vp[2]), 0)), "bad signature"},
-		{"tampered claim", tampered, "bad signature"},
-		{"non-canonical signature encoding", trailingBits, "malformed"},
-		{"newline in signature", valid[:len(valid)-10] + "\n" + valid[len(valid)-10:], "malformed"},
-		{"padded segments", valid + "==", "malformed"},
-		{"wrong iss", claim("iss", "https://evil.example.com"), "wrong issuer"},
-		{"missing iss", claim("iss", nil), "missing required claim"},
-		{"wrong aud", claim("aud", "https://other.example.com"), "wrong audience"},
-		{"wrong aud array", claim("aud", []string{"a", "b"}), "wrong audience"},
-		{"missing aud", claim("aud", nil), "missing required claim"},
-		{"empty aud", claim("aud", ""), "missing required claim"},
-		{"empty aud array", claim("aud", []string{}), "missing required claim"},
-		{"aud not a string", claim("aud", 42), "malformed"},
-		{"missing exp", claim("exp", nil), "missing required claim"},
-		{"exp as string", claim("exp", "9999999999"), "malformed"},
-		{"iat as string", claim("iat", "1750000000"), "malformed"},
-		{"nbf as bool", claim("nbf", true), "malformed"},
-		{"exp beyond year 9999", claim("exp", 1e300), "malformed"},
-		{"exp negative", claim("exp", -1), "malformed"},
-		{"exp exponent overflow", claim("exp", json.RawMessage("1e400")), "malformed"},
-		{"exp in the past beyond leeway", claim("exp", testNow.Add(-61*time.Second).Unix()), "expired"},
-		{"exp long past", claim("exp", testNow.Add(-time.Hour).Unix()), "expired"},
-		{"nbf 2 minutes in the future", claim("nbf", testNow.Add(2*time.Minute).Unix()), "not yet valid"},
-		{"iat 2 minutes in the future", claim("iat", testNow.Add(2*time.Minute).Unix()), "issued in the future"},
-		{"missing iat", claim("iat", nil), "missing iat"},
-		{"missing sub", claim("sub", nil), "missing sub"},
-		{"empty sub", claim("sub", ""), "missing sub"},
-		{"missing jti", claim("jti", nil), "missing jti"},
-		{"missing sid", claim("sid", nil), "missing sid"},
-		{"missing tenant_id", claim("tenant_id", nil), "missing tenant_id"},
-		{"roles not an array", claim("roles", "admin"), "malformed"},
-		{"sid not a string", claim("sid", 7), "malformed"},
-		{"typ JWT", hdr("typ", "JWT"), "wrong typ"},
-		{"typ missing", hdr("typ", nil), "wrong typ"},
-		{"typ application/jwt", hdr("typ", "application/jwt"), "wrong typ"},
-		{"typ with trailing space", hdr("typ", "at+jwt "), "wrong typ"},
-		{"typ not a string", hdr("typ", 1), "wrong typ"},
-		{"crit header", hdr("crit", []string{"exp"}), "unsupported crit header"},
-		{"kid missing", hdr("kid", nil), "bad kid"},
-		{"kid empty", hdr("kid", ""), "bad kid"},
-		{"kid not a string", hdr("kid", 12345), "bad kid"},
-		{"kid 200 bytes", hdr("kid", strings.Repeat("k", 200)), "bad kid"},
-		{"kid 10 KB", hdr("kid", strings.Repeat("k", 10<<10)), "token too large"},
-		{"kid path traversal", hdr("kid", "../../etc/passwd"), "bad kid"},
-		{"kid SQL injection", hdr("kid", "' OR 1=1 --"), "bad kid"},
-		{"kid NUL byte", hdr("kid", testKey.ID+"\x00"), "bad kid"},
-		{"jku to attacker JWKS", atk("kid", attacker.ID, "jku", "https://evil.example/jwks.json"), "unknown kid"},
-		{"jku to attacker JWKS with our kid", atk("jku", "https://evil.example/jwks.json"), "bad signature"},
-		{"x5u to attacker cert", atk("kid", attacker.ID, "x5u", "https://evil.example/cert.pem"), "unknown kid"},
-		{"x5u to attacker cert with our kid", atk("x5u", "https://evil.example/cert.pem"), "bad signature"},
-		{"embedded attacker jwk without kid", atk("kid", nil, "jwk", attackerJWK), "bad kid"},
-		{"embedded attacker jwk with attacker kid", atk("kid", attacker.ID, "jwk", attackerJWK), "unknown kid"},
-		{"embedded attacker jwk with our kid", atk("jwk", attackerJWK), "bad signature"},
-		{"x5c with our kid", atk("x5c", []string{"MIIBfake"}), "bad signature"},
-		{"1 MB string", strings.Repeat("A", 1<<20), "token too large"},
-		{"1 MB dotted token", strings.Repeat("A", 1<<19) + "." + strings.Repeat("A", 1<<19) + ".A", "token too large"},
-		{"opaque token", opaque, "malformed"},
-		{"empty", "", "malformed"},
-		{"dots only", "..", "malformed"},
-		{"four segments", valid + ".x", "malformed"},
-		{"two segments", vp[0] + "." + vp[1], "malformed"},
-		{"garbage", "not a token at all", "malformed"},
-		{"garbage base64", "Zm9v.YmFy.YmF6", "malformed"},
-		{"header not an object", enc(tb, []int{1}) + "." + vp[1] + "." + vp[2], "malformed"},
-		{"header null", enc(tb, nil) + "." + vp[1] + "." + vp[2], "unsupported alg"},
-		{"payload not an object", vp[0] + "." + enc(tb, "x") + "." + vp[2], "malformed"},
-		{"non-ASCII", "ey\u00e9.\u2603.\xff", "malformed"},
-	}
-}
-
-func TestVerifyRejects(t *testing.T) {
-	for _, tt := range forgeries() {
-		t.Run(tt.name, func(t *testing.T) {
-			v, log := testVerifier()
-			c, err := v.Verify(tt.raw)
-			if !errors.Is(err, ErrInvalid) {
-				t.Fatalf("Verify = %+v, %v; want ErrInvalid", c, err)
-			}
-			if !strings.Contains(err.Error(), tt.reason) {
-				t.Errorf("error %q, want reason %q", err, tt.reason)
-			}
-			// Reasons end up in logs; they must not echo attacker input.
-			if len(err.Error()) > 64 {
-				t.Errorf("error message too long (%d bytes): %q", len(err.Error()), err)
-			}
-			if !reflectZero(c) {
-				t.Errorf("claims returned alongside error: %+v", c)
-			}
-			if hostile := log.seen(); len(hostile) > 0 {
-				t.Errorf("Lookup called with hostile kids %q", hostile)
-			}
-		})
-	}
-}
-
-func reflectZero(c Claims) bool {
-	return c.Issuer == "" && c.Subject == "" && c.ID == "" && c.Roles == nil && c.ExpiresAt.IsZero()
-}
-
 // TestVerifyAccepts covers inputs that differ from what Sign emits but that
 // RFC 7519/9068 allow, so interoperable issuers' quirks don't break us.
 func TestVerifyAccepts(t *testing.T) {
@@ -411,7 +217,7 @@ func TestVerifyAccepts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v, _ := testVerifier()
+			v := testVerifier()
 			got, err := v.Verify(tt.raw)
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
@@ -453,7 +259,7 @@ func TestVerifyLeeway(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v, _ := testVerifier()
+			v := testVerifier()
 			v.Leeway = tt.leeway
 			_, err := v.Verify(edSigned(t, testKey.Private, goodHeader(), with(goodPayload(), tt.claims...)))
 			if tt.ok && err != nil {
@@ -486,12 +292,12 @@ func TestVerifierConfig(t *testing.T) {
 		{"zero value", func(v *Verifier) { *v = Verifier{} }, false},
 		{"several keys", func(v *Verifier) {
 			other, _ := GenerateKey()
-			*v, _ = testVerifier(other, testKey)
+			*v = testVerifier(other, testKey)
 		}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v, _ := testVerifier()
+			v := testVerifier()
 			tt.edit(&v)
 			_, err := v.Verify(tok)
 			if tt.ok && err != nil {
@@ -504,7 +310,7 @@ func TestVerifierConfig(t *testing.T) {
 	}
 
 	t.Run("nil Now accepts a fresh token", func(t *testing.T) {
-		v, _ := testVerifier()
+		v := testVerifier()
 		v.Now = nil
 		c := testClaims()
 		c.IssuedAt = time.Now()
@@ -517,7 +323,7 @@ func TestVerifierConfig(t *testing.T) {
 }
 
 func TestVerifyConcurrent(t *testing.T) {
-	v, _ := testVerifier()
+	v := testVerifier()
 	tok := mustSign(t, testKey, testClaims())
 	var wg sync.WaitGroup
 	for range 8 {
@@ -536,7 +342,7 @@ func TestVerifyConcurrent(t *testing.T) {
 // TestOversizedIsCheap guards the pre-parse size limit: rejecting a 1 MB
 // bearer must not decode (and so allocate) anything proportional to it.
 func TestOversizedIsCheap(t *testing.T) {
-	v, _ := testVerifier()
+	v := testVerifier()
 	huge := strings.Repeat("eyJhbGciOiJFZERTQSJ9", 1<<20/20) + ".e30.AA"
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
