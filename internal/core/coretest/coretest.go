@@ -29,6 +29,9 @@ type Options struct {
 	Logger        *slog.Logger
 	Pepper        []byte // zero: random 32 bytes
 	EncryptionKey []byte // zero: random 32 bytes
+	// NoMailWorker leaves queued mail for the test to deliver
+	// (Services.Mail.DeliverDue).
+	NoMailWorker bool
 }
 
 // Env is a ready core with handles on everything under it.
@@ -129,6 +132,9 @@ func New(t testing.TB, opts Options) *Env {
 	}
 	if _, err := env.Services.Tenants.Ensure(ctx, opts.Config.DefaultTenant, meta); err != nil {
 		t.Fatalf("Tenants.Ensure: %v", err)
+	}
+	if opts.NoMailWorker {
+		return env
 	}
 	// The outbox worker delivers queued mail, as in idp serve.
 	workerCtx, stop := context.WithCancel(ctx)

@@ -60,9 +60,9 @@ func (q queries) MailSent(ctx context.Context, id int64, at time.Time) error {
 
 func (q queries) MailRetry(ctx context.Context, id int64, next time.Time, lastErr string, failed bool) error {
 	return q.execOne(ctx, "mail", `
-		UPDATE mail_outbox SET attempts = attempts + 1, locked_until = NULL, last_error = $3,
-			next_attempt_at = $2,
-			failed_at = CASE WHEN $4 THEN $2 END,
-			payload = CASE WHEN $4 THEN NULL ELSE payload END
+		UPDATE mail_outbox SET attempts = attempts + 1, locked_until = NULL, last_error = $3::text,
+			next_attempt_at = $2::timestamptz,
+			failed_at = CASE WHEN $4::boolean THEN $2::timestamptz END,
+			payload = CASE WHEN $4::boolean THEN NULL ELSE payload END
 		WHERE id = $1`, id, next, lastErr, failed)
 }
