@@ -25,11 +25,17 @@ as_pg() {
 	fi
 }
 
+# free_port picks a port below the kernel's ephemeral range, so no client
+# connection can hold it as its local port (a connect test misses those, and
+# the server's bind then fails), and checks that no socket uses it.
 free_port() {
-	local port
-	for _ in $(seq 1 50); do
-		port=$((20000 + RANDOM % 30000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+	local lo port
+	lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+	for _ in $(seq 1 100); do
+		port=$((15000 + RANDOM % (lo - 15000)))
+		if command -v ss >/dev/null 2>&1; then
+			[[ -z $(ss -Htan "( sport = :$port )" 2>/dev/null) ]] && { echo "$port"; return 0; }
+		elif ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 			echo "$port"
 			return 0
 		fi
@@ -75,20 +81,39 @@ start() {
 	fi
 	echo "$pgdata" >"$dir/pgdata"
 
-	local pgport redisport
-	pgport=$(free_port)
+	local pgport redisport started=
 	as_pg "$pgbin/initdb" -D "$pgdata" -U postgres --auth=trust -E UTF8 --no-locale >"$dir/initdb.log" 2>&1
-	as_pg "$pgbin/pg_ctl" -D "$pgdata" -l "$pgdata.log" -w -t 30 start -o \
-		"-p $pgport -c listen_addresses=127.0.0.1 -k $pgdata -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400" >/dev/null
+	# Another process may take the port between the check and the bind:
+	# try a few.
+	for _ in 1 2 3 4 5; do
+		pgport=$(free_port)
+		if as_pg "$pgbin/pg_ctl" -D "$pgdata" -l "$pgdata.log" -w -t 30 start -o \
+			"-p $pgport -c listen_addresses=127.0.0.1 -k $pgdata -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400" >/dev/null; then
+			started=1
+			break
+		fi
+	done
+	if [[ -z $started ]]; then
+		echo "PostgreSQL did not start; see $pgdata.log" >&2
+		return 1
+	fi
 	"$pgbin/psql" -h 127.0.0.1 -p "$pgport" -U postgres -d postgres -qc "CREATE DATABASE idp" >/dev/null
 
-	redisport=$(free_port)
-	redis-server --port "$redisport" --bind 127.0.0.1 --save '' --appendonly no \
-		--daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir"
-	for _ in $(seq 1 50); do
-		[[ -s $dir/redis.pid ]] && redis-cli -p "$redisport" ping >/dev/null 2>&1 && break
-		sleep 0.1
+	started=
+	for _ in 1 2 3 4 5; do
+		redisport=$(free_port)
+		redis-server --port "$redisport" --bind 127.0.0.1 --save '' --appendonly no \
+			--daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir"
+		for _ in $(seq 1 50); do
+			[[ -s $dir/redis.pid ]] && redis-cli -p "$redisport" ping >/dev/null 2>&1 && { started=1; break; }
+			sleep 0.1
+		done
+		[[ -n $started ]] && break
 	done
+	if [[ -z $started ]]; then
+		echo "redis-server did not start; see $dir/redis.log" >&2
+		return 1
+	fi
 
 	cat >"$dir/env" <<ENV
 IDP_DATABASE_URL=postgres://postgres@127.0.0.1:$pgport/idp?sslmode=disable
