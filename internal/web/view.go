@@ -194,3 +194,17 @@ type MessagePage struct {
 	LinkURL   string
 	LinkLabel string // catalogue ID
 }
+
+// ConsentPage is PageConsent (added with the pages' templates; the OpenID
+// Connect provider fills it): POST /oauth2/authorize with FieldCSRF,
+// FieldFlow and FieldDecision, "allow" or "deny" (the two buttons).
+type ConsentPage struct {
+	Flow       string
+	ClientName string
+	// Scopes are scope names ("openid", "email", ...); the page says each
+	// in plain words (catalogue IDs "scope.<name>", "scope.other" for the rest).
+	Scopes []string
+}
+
+// FieldDecision is the consent page's button value.
+const FieldDecision = "decision"
