@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 	"html/template"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ import (
 //	ago TIME            "5 minutes ago", or the date past a month
 //	date TIME, datetime TIME, iso TIME
 //	static NAME         the URL of a static file, with its content hash
+//	fieldErrors FIELDS  a View's Fields in the order of the forms' inputs
 //	field VIEW NAME TYPE AUTOCOMPLETE LABEL-ID HINT FLAGS...
 //	                    an input's data for the "field" template
 //	device TEXT         a SessionRow's "Firefox on Linux" in the page's language
@@ -47,11 +49,12 @@ func (r *Renderer) funcs(c *catalog) template.FuncMap {
 			}
 			return "", fmt.Errorf("msg: %T is not a Message", m)
 		},
-		"ago":      func(tm time.Time) string { return c.ago(r.opts.Now(), tm) },
-		"date":     c.date,
-		"datetime": c.datetime,
-		"iso":      func(tm time.Time) string { return tm.UTC().Format(time.RFC3339) },
-		"static":   r.staticURL,
+		"fieldErrors": orderedFieldErrors,
+		"ago":         func(tm time.Time) string { return c.ago(r.opts.Now(), tm) },
+		"date":        c.date,
+		"datetime":    c.datetime,
+		"iso":         func(tm time.Time) string { return tm.UTC().Format(time.RFC3339) },
+		"static":      r.staticURL,
 		"field": func(v View, name, typ, autocomplete, labelID, hint string, flags ...string) (field, error) {
 			return r.field(c, v, name, typ, autocomplete, labelID, hint, flags)
 		},
@@ -151,4 +154,33 @@ func (r *Renderer) field(c *catalog, v View, name, typ, autocomplete, labelID, h
 		f.HideLabel, _ = c.message("password.hide_label")
 	}
 	return f, nil
+}
+
+// formOrder is the order inputs appear in on the pages, so the error
+// summary lists their errors top to bottom.
+var formOrder = []string{FieldEmail, FieldPassword, FieldCurrentPassword, FieldNewPassword, FieldConfirmPassword, FieldRemember}
+
+type namedMessage struct {
+	Name    string
+	Message Message
+}
+
+func orderedFieldErrors(fields map[string]Message) []namedMessage {
+	out := make([]namedMessage, 0, len(fields))
+	for _, name := range formOrder {
+		if m, ok := fields[name]; ok {
+			out = append(out, namedMessage{name, m})
+		}
+	}
+	rest := make([]string, 0)
+	for name := range fields {
+		if !slices.Contains(formOrder, name) {
+			rest = append(rest, name)
+		}
+	}
+	slices.Sort(rest)
+	for _, name := range rest {
+		out = append(out, namedMessage{name, fields[name]})
+	}
+	return out
 }

@@ -811,3 +811,17 @@ func TestStrictRejectsUnknownHandlerMessage(t *testing.T) {
 }
 
 func slogTo(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+
+// The toggle's visible word must be part of its accessible name in every
+// language (WCAG 2.5.3, axe label-content-name-mismatch).
+func TestRevealLabelsContainTheirText(t *testing.T) {
+	r := newTestRenderer(t, RenderOptions{})
+	for lang, c := range r.cats {
+		for _, pair := range [][2]string{{"password.show", "password.show_label"}, {"password.hide", "password.hide_label"}} {
+			text, label := c.msgs[pair[0]], c.msgs[pair[1]]
+			if !regexp.MustCompile(`(?i)(^|\s)` + regexp.QuoteMeta(text) + `(\s|$)`).MatchString(label) {
+				t.Errorf("%s: %q is not a word of %q", lang, text, label)
+			}
+		}
+	}
+}
