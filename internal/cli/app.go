@@ -87,14 +87,15 @@ func openApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 		return nil, fmt.Errorf("keys.encryption_key: %w", err)
 	}
 	a.svcs, err = core.New(coreConfig(cfg), core.Deps{
-		Store:    a.store,
-		Limiter:  a.redis,
-		Notifier: a.redis,
-		Mailer:   mailer,
-		Hasher:   hasher,
-		Sealer:   sealer,
-		Devices:  devices,
-		Logger:   log,
+		Store:       a.store,
+		Limiter:     a.redis,
+		Notifier:    a.redis,
+		Mailer:      mailer,
+		Hasher:      hasher,
+		Sealer:      sealer,
+		Devices:     devices,
+		Logger:      log,
+		Maintenance: a.store,
 	})
 	if err != nil {
 		a.Close()
@@ -141,6 +142,8 @@ func coreConfig(c *Config) core.Config {
 		ResetTTL:            c.ResetTTL,
 		MaxConcurrentHashes: c.MaxConcurrentHashes,
 		KeyPollInterval:     c.KeyPollInterval,
+		SessionRetention:    c.SessionRetention,
+		AuditRetention:      c.AuditRetention,
 	}
 }
 

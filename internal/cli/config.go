@@ -58,6 +58,11 @@ type Config struct {
 	SMTP         SMTPConfig
 
 	LogLevel string
+
+	// Janitor (idp maintenance prune, and idp serve every interval).
+	SessionRetention    time.Duration
+	AuditRetention      time.Duration
+	MaintenanceInterval time.Duration
 }
 
 // SMTPConfig configures the smtp mail driver.
@@ -108,6 +113,9 @@ var defaults = map[string]string{
 	"mail.smtp.starttls":             "true",
 	"seed.password_ttl":              "24h",
 	"log.level":                      "info",
+	"retention.sessions":             "720h",
+	"retention.audit":                "9600h",
+	"maintenance.interval":           "10m",
 }
 
 // ConfigError names every bad key at once.
@@ -189,7 +197,10 @@ func loadConfig(path string, getenv func(string) string) (*Config, error) {
 			From:     v.GetString("mail.smtp.from"),
 			StartTLS: p.boolean("mail.smtp.starttls"),
 		},
-		LogLevel: p.oneOf("log.level", "debug", "info", "warn", "error"),
+		LogLevel:            p.oneOf("log.level", "debug", "info", "warn", "error"),
+		SessionRetention:    p.duration("retention.sessions", time.Minute),
+		AuditRetention:      p.duration("retention.audit", 0),
+		MaintenanceInterval: p.duration("maintenance.interval", 0),
 	}
 	if c.LockoutAccountMaxAttempts > 0 && c.LockoutAccountMaxAttempts < c.LockoutMaxAttempts {
 		p.bad("lockout.account_max_attempts", "must not be smaller than lockout.max_attempts")
@@ -199,6 +210,9 @@ func loadConfig(path string, getenv func(string) string) (*Config, error) {
 	}
 	if c.RefreshIdleTTL > 0 && c.RefreshTTL > 0 && c.RefreshIdleTTL > c.RefreshTTL {
 		p.bad("tokens.refresh_idle_ttl", "must not be longer than tokens.refresh_ttl")
+	}
+	if c.MaintenanceInterval > 0 && c.MaintenanceInterval < time.Second {
+		p.bad("maintenance.interval", "must be 0 (off) or at least 1s")
 	}
 	if c.MailDriver == "file" && c.MailFilePath == "" {
 		p.bad("mail.file_path", "is required with mail.driver file")

@@ -91,6 +91,9 @@ func TestLoadConfigDefaults(t *testing.T) {
 		MailFilePath:              "./var/mail.jsonl",
 		SMTP:                      SMTPConfig{Port: 587, StartTLS: true},
 		LogLevel:                  "info",
+		SessionRetention:          720 * time.Hour,
+		AuditRetention:            9600 * time.Hour,
+		MaintenanceInterval:       10 * time.Minute,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)
@@ -233,6 +236,9 @@ func TestLoadConfigErrors(t *testing.T) {
 		{name: "mail.smtp.port", env: []string{"IDP_MAIL_SMTP_PORT", "70000"}, want: []string{"mail.smtp.port must be between 1 and 65535"}},
 		{name: "mail.smtp.starttls", env: []string{"IDP_MAIL_SMTP_STARTTLS", "maybe"}, want: []string{"mail.smtp.starttls must be true or false"}},
 		{name: "seed.password_ttl", env: []string{"IDP_SEED_PASSWORD_TTL", "1s"}, want: []string{"seed.password_ttl must be at least 1m0s"}},
+		{name: "retention.sessions", env: []string{"IDP_RETENTION_SESSIONS", "30s"}, want: []string{"retention.sessions must be at least 1m0s"}},
+		{name: "retention.audit", env: []string{"IDP_RETENTION_AUDIT", "-1h"}, want: []string{"retention.audit must be at least 0s"}},
+		{name: "maintenance.interval", env: []string{"IDP_MAINTENANCE_INTERVAL", "10ms"}, want: []string{"maintenance.interval must be 0 (off) or at least 1s"}},
 		{name: "log.level", env: []string{"IDP_LOG_LEVEL", "loud"}, want: []string{"log.level must be one of debug, info, warn, error"}},
 		{name: "unknown keys in the file", yaml: "tokens:\n  acess_ttl: 5m\nfrobnicate: true\n",
 			want: []string{"frobnicate is not a known setting", "tokens.acess_ttl is not a known setting"}},

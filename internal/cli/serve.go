@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -51,6 +52,15 @@ func newServeCmd(g *globals) *cobra.Command {
 			// The outbox worker finishes the mail it is sending before the
 			// database closes.
 			defer func() { <-mailDone }()
+			// Every instance runs the janitor; the maintenance lock lets one
+			// work at a time. It stops before the database closes.
+			janitorCtx, stopJanitor := context.WithCancel(ctx)
+			janitor := make(chan struct{})
+			go func() {
+				defer close(janitor)
+				a.svcs.Maintenance.Run(janitorCtx, cfg.MaintenanceInterval)
+			}()
+			defer func() { stopJanitor(); <-janitor }()
 
 			l, err := net.Listen("tcp", cfg.HTTPAddr)
 			if err != nil {
