@@ -36,19 +36,23 @@ type pruneQuery struct {
 
 // The sessions kind: ended by absolute expiry or by revocation before the
 // cutoff. Each index (sessions_expires_idx, sessions_revoked_idx) answers
-// one arm of the UNION. A batch deletes its sessions' refresh tokens in the
+// one arm, oldest first: with ORDER BY and LIMIT in each arm the index scan
+// stops after one batch, and batch after batch starts where the last
+// ended, instead of a sequential scan rereading the dead rows it left.
+// IN removes the duplicates of a session that is both. A batch deletes its sessions' refresh tokens in the
 // same statement, so none is left pointing at a deleted session and the
 // counts are exact (the ON DELETE CASCADE then finds nothing left).
-const doomedSessions = `SELECT id FROM sessions WHERE expires_at < $1
-	UNION SELECT id FROM sessions WHERE revoked_at < $1`
+const doomedSessions = `(SELECT id FROM sessions WHERE expires_at < $1 ORDER BY expires_at LIMIT $2)
+	UNION ALL (SELECT id FROM sessions WHERE revoked_at < $1 ORDER BY revoked_at LIMIT $2)`
 
 var pruneQueries = map[string]pruneQuery{
 	core.PruneSessions: {
 		tables: []string{"sessions", "refresh_tokens"},
-		count: `WITH doomed AS (` + doomedSessions + `)
+		count: `WITH doomed AS (SELECT id FROM sessions WHERE expires_at < $1
+				UNION SELECT id FROM sessions WHERE revoked_at < $1)
 			SELECT (SELECT count(*) FROM doomed),
 				(SELECT count(*) FROM refresh_tokens WHERE session_id IN (SELECT id FROM doomed))`,
-		remove: `WITH doomed AS (` + doomedSessions + ` LIMIT $2),
+		remove: `WITH doomed AS (` + doomedSessions + `),
 			tokens AS (DELETE FROM refresh_tokens WHERE session_id IN (SELECT id FROM doomed) RETURNING 1),
 			gone AS (DELETE FROM sessions WHERE id IN (SELECT id FROM doomed) RETURNING 1)
 			SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM tokens)`,
@@ -57,7 +61,7 @@ var pruneQueries = map[string]pruneQuery{
 		tables: []string{"reset_tokens"},
 		count:  `SELECT count(*) FROM password_reset_tokens WHERE expires_at < $1`,
 		remove: `WITH gone AS (DELETE FROM password_reset_tokens WHERE id IN (
-				SELECT id FROM password_reset_tokens WHERE expires_at < $1 LIMIT $2) RETURNING 1)
+				SELECT id FROM password_reset_tokens WHERE expires_at < $1 ORDER BY expires_at LIMIT $2) RETURNING 1)
 			SELECT count(*) FROM gone`,
 	},
 }
