@@ -40,7 +40,7 @@ type Sizes struct {
 }
 
 // Slug, Email: the names of generated tenants and users.
-func Slug(i int) string        { return fmt.Sprintf("scale-%04d", i) }
+func Slug(i int) string          { return fmt.Sprintf("scale-%04d", i) }
 func Email(tenant, i int) string { return fmt.Sprintf("u%07d@t%04d.scale.example", i, tenant) }
 
 // Generated describes what Generate wrote, for picking probe rows.

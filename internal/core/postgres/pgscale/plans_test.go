@@ -107,4 +107,3 @@ func TestHotQueryPlansCatchAMissingIndex(t *testing.T) {
 		}
 	}
 }
-
