@@ -24,7 +24,17 @@ const (
 	// before the cutoff (a used or voided token is dead, but kept until its
 	// expiry so the row's fate is visible for its lifetime).
 	PruneResetTokens = "reset_tokens"
+	// PruneMailOutbox deletes outbox rows delivered or given up on before
+	// the cutoff (their payloads, and so their links, are already gone).
+	PruneMailOutbox = "mail_outbox"
+	// PruneSourceLocks deletes per-source lockout records that ended
+	// before the cutoff: an ended lock refuses nothing.
+	PruneSourceLocks = "source_locks"
 )
+
+// MailOutboxRetention is how long delivered and failed mail stays in the
+// outbox, for an operator asking whether a mail went out.
+const MailOutboxRetention = 7 * 24 * time.Hour
 
 // pruneKind is one entry of the janitor's table.
 type pruneKind struct {
@@ -37,6 +47,8 @@ type pruneKind struct {
 var pruneKinds = []pruneKind{
 	{name: PruneSessions, cutoff: func(c Config, now time.Time) time.Time { return now.Add(-c.SessionRetention) }},
 	{name: PruneResetTokens, cutoff: func(_ Config, now time.Time) time.Time { return now }},
+	{name: PruneMailOutbox, cutoff: func(_ Config, now time.Time) time.Time { return now.Add(-MailOutboxRetention) }},
+	{name: PruneSourceLocks, cutoff: func(_ Config, now time.Time) time.Time { return now }},
 }
 
 // PruneCount is how many rows of one table a prune removed (or would).

@@ -64,6 +64,22 @@ var pruneQueries = map[string]pruneQuery{
 				SELECT id FROM password_reset_tokens WHERE expires_at < $1 ORDER BY expires_at LIMIT $2) RETURNING 1)
 			SELECT count(*) FROM gone`,
 	},
+	// Mail ids grow with time: the primary key, oldest first, finds the
+	// delivered rows without an index that each claim would have to update.
+	core.PruneMailOutbox: {
+		tables: []string{"mail_outbox"},
+		count:  `SELECT count(*) FROM mail_outbox WHERE sent_at < $1 OR failed_at < $1`,
+		remove: `WITH gone AS (DELETE FROM mail_outbox WHERE id IN (
+				SELECT id FROM mail_outbox WHERE sent_at < $1 OR failed_at < $1 ORDER BY id LIMIT $2) RETURNING 1)
+			SELECT count(*) FROM gone`,
+	},
+	core.PruneSourceLocks: {
+		tables: []string{"source_locks"},
+		count:  `SELECT count(*) FROM login_source_locks WHERE locked_until < $1`,
+		remove: `WITH gone AS (DELETE FROM login_source_locks WHERE (user_id, source) IN (
+				SELECT user_id, source FROM login_source_locks WHERE locked_until < $1 ORDER BY locked_until LIMIT $2) RETURNING 1)
+			SELECT count(*) FROM gone`,
+	},
 }
 
 // WithMaintenanceLock holds a session-level advisory lock on one pooled

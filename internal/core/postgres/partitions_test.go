@@ -170,3 +170,53 @@ func appendOnly(t *testing.T, db *sql.DB, tables []string) {
 		t.Fatalf("%d audit rows after tampering, want %d", n, before)
 	}
 }
+
+// TestPruneMailAndSourceLocks: delivered and failed mail goes after its
+// retention, pending mail never; ended per-source locks go, live ones stay.
+func TestPruneMailAndSourceLocks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, db := mustStore(t)
+	var uid string
+	ok(t, db.GetContext(ctx, &uid, `WITH t AS (INSERT INTO tenants (slug) VALUES ('acme') RETURNING id)
+		INSERT INTO users (tenant_id, email) SELECT id, 'ann@example.com' FROM t RETURNING id`))
+	for _, stmt := range []string{
+		`INSERT INTO mail_outbox (kind, sent_at) VALUES ('reset', now() - interval '8 days'), ('reset', now() - interval '1 day')`,
+		`INSERT INTO mail_outbox (kind, failed_at) VALUES ('reset', now() - interval '9 days')`,
+		`INSERT INTO mail_outbox (kind, created_at) VALUES ('reset', now() - interval '30 days')`,
+		`INSERT INTO login_source_locks (user_id, source, locked_until) VALUES ($1, 'a', now() - interval '1 minute'), ($1, 'b', now() + interval '5 minutes')`,
+	} {
+		var err error
+		if strings.Contains(stmt, "$1") {
+			_, err = db.ExecContext(ctx, stmt, uid)
+		} else {
+			_, err = db.ExecContext(ctx, stmt)
+		}
+		ok(t, err)
+	}
+	now := time.Now()
+	for _, tc := range []struct {
+		kind   string
+		cutoff time.Time
+		want   int64
+	}{
+		{core.PruneMailOutbox, now.Add(-core.MailOutboxRetention), 2},
+		{core.PruneSourceLocks, now, 1},
+	} {
+		n, err := s.CountPrunable(ctx, tc.kind, tc.cutoff)
+		ok(t, err)
+		got, err := s.PruneBatch(ctx, tc.kind, tc.cutoff, 1)
+		ok(t, err)
+		again, err := s.PruneBatch(ctx, tc.kind, tc.cutoff, 10)
+		ok(t, err)
+		if n[0].Rows != tc.want || got[0].Rows != 1 || got[0].Rows+again[0].Rows != tc.want {
+			t.Fatalf("%s: counted %d, pruned %d then %d; want %d in all, batches of at most 1", tc.kind, n[0].Rows, got[0].Rows, again[0].Rows, tc.want)
+		}
+	}
+	var mail, locks int
+	ok(t, db.GetContext(ctx, &mail, `SELECT count(*) FROM mail_outbox`))
+	ok(t, db.GetContext(ctx, &locks, `SELECT count(*) FROM login_source_locks WHERE source = 'b'`))
+	if mail != 2 || locks != 1 {
+		t.Fatalf("left %d mails (want the recent and the pending one) and %d live locks (want 1)", mail, locks)
+	}
+}
