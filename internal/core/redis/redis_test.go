@@ -609,7 +609,7 @@ func TestOpen(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer c.Close()
-				o := c.rdb.Options()
+				o := c.node
 				if o.DialTimeout != tc.dial || o.ReadTimeout != tc.read || o.WriteTimeout != tc.wr {
 					t.Errorf("timeouts = %s/%s/%s, want %s/%s/%s", o.DialTimeout, o.ReadTimeout, o.WriteTimeout, tc.dial, tc.read, tc.wr)
 				}
