@@ -61,7 +61,8 @@ func openApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 	}
 	a := &app{cfg: cfg, log: log, db: db, store: postgres.NewStore(db)}
 	redis.RouteDriverLog(log)
-	a.redis, err = redis.Open(ctx, cfg.RedisURL, redis.Options{PoolSize: 64})
+	a.redis, err = redis.Open(ctx, cfg.RedisURL, redis.Options{PoolSize: 64,
+		SentinelMaster: cfg.RedisSentinelMaster, SentinelAddrs: cfg.RedisSentinelAddrs, ClusterAddrs: cfg.RedisClusterAddrs})
 	if err != nil {
 		a.Close()
 		return nil, fmt.Errorf("redis.url: %w", err)

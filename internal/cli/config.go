@@ -21,6 +21,10 @@ import (
 type Config struct {
 	DatabaseURL string
 	RedisURL    string
+	// Sentinel or Cluster instead of the single node of RedisURL.
+	RedisSentinelMaster string
+	RedisSentinelAddrs  []string
+	RedisClusterAddrs   []string
 
 	HTTPAddr          string
 	HTTPShutdownGrace time.Duration
@@ -79,6 +83,9 @@ type SMTPConfig struct {
 var defaults = map[string]string{
 	"database.url":                   "",
 	"redis.url":                      "",
+	"redis.sentinel.master":          "",
+	"redis.sentinel.addrs":           "",
+	"redis.cluster.addrs":            "",
 	"http.addr":                      "127.0.0.1:8080",
 	"http.shutdown_grace":            "15s",
 	"http.trusted_proxies":           "",
@@ -161,7 +168,10 @@ func loadConfig(path string, getenv func(string) string) (*Config, error) {
 	p := &parser{v: v}
 	c := &Config{
 		DatabaseURL:               p.url("database.url", "postgres", "postgresql"),
-		RedisURL:                  p.url("redis.url", "redis", "rediss", "unix"),
+		RedisURL:                  p.redisURL(),
+		RedisSentinelMaster:       p.str("redis.sentinel.master"),
+		RedisSentinelAddrs:        p.hostPorts("redis.sentinel.addrs"),
+		RedisClusterAddrs:         p.hostPorts("redis.cluster.addrs"),
 		HTTPAddr:                  p.addr("http.addr"),
 		HTTPShutdownGrace:         p.duration("http.shutdown_grace", 0),
 		TrustedProxies:            p.prefixes("http.trusted_proxies"),
@@ -210,6 +220,14 @@ func loadConfig(path string, getenv func(string) string) (*Config, error) {
 	}
 	if c.RefreshIdleTTL > 0 && c.RefreshTTL > 0 && c.RefreshIdleTTL > c.RefreshTTL {
 		p.bad("tokens.refresh_idle_ttl", "must not be longer than tokens.refresh_ttl")
+	}
+	switch {
+	case len(c.RedisClusterAddrs) > 0 && (c.RedisSentinelMaster != "" || len(c.RedisSentinelAddrs) > 0):
+		p.bad("redis.cluster.addrs", "can't be combined with redis.sentinel.*: choose Cluster or Sentinel")
+	case c.RedisSentinelMaster != "" && len(c.RedisSentinelAddrs) == 0:
+		p.bad("redis.sentinel.addrs", "is required with redis.sentinel.master")
+	case c.RedisSentinelMaster == "" && len(c.RedisSentinelAddrs) > 0:
+		p.bad("redis.sentinel.master", "is required with redis.sentinel.addrs")
 	}
 	if c.MaintenanceInterval > 0 && c.MaintenanceInterval < time.Second {
 		p.bad("maintenance.interval", "must be 0 (off) or at least 1s")
@@ -382,6 +400,47 @@ func (p *parser) key32(key string) []byte {
 		return nil
 	}
 	return b
+}
+
+// redisURL is required unless Sentinel or Cluster is configured; then it
+// may still carry credentials and TLS (rediss://).
+func (p *parser) redisURL() string {
+	if p.str("redis.url") == "" && (p.str("redis.sentinel.master") != "" || len(p.list("redis.cluster.addrs")) > 0) {
+		return ""
+	}
+	return p.url("redis.url", "redis", "rediss", "unix")
+}
+
+// list reads a YAML list or a comma- or space-separated string.
+func (p *parser) list(key string) []string {
+	var items []string
+	switch x := p.v.Get(key).(type) {
+	case string:
+		items = strings.FieldsFunc(x, func(r rune) bool { return r == ',' || r == ' ' })
+	case []any:
+		for _, it := range x {
+			items = append(items, fmt.Sprint(it))
+		}
+	case []string:
+		items = x
+	}
+	var out []string
+	for _, it := range items {
+		if it = strings.TrimSpace(it); it != "" {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+func (p *parser) hostPorts(key string) []string {
+	out := p.list(key)
+	for _, a := range out {
+		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
+			p.bad(key, "holds "+strconv.Quote(a)+", which is not host:port")
+		}
+	}
+	return out
 }
 
 func (p *parser) prefixes(key string) []netip.Prefix {
