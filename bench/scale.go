@@ -18,7 +18,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/idp-dev/idp/internal/core/postgres/pgscale"
+	"github.com/idp-dev/idp/internal/pgscale"
 )
 
 // scaleSizes is the data set of issue 13 for a number of users: 1,000

@@ -1,14 +1,19 @@
 package core_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/idp-dev/idp/internal/core"
+	"github.com/idp-dev/idp/internal/core/coretest"
 )
 
 // sid returns the session id of a token response (from its access token).
@@ -296,4 +301,76 @@ func TestPruneAuditPartitions(t *testing.T) {
 	if again := h.prune(false); len(again.PartitionsCreated) != 0 || len(again.PartitionsDropped) != 0 {
 		t.Fatalf("second run changed partitions: %+v", again)
 	}
+}
+
+// syncBuffer is a log sink the janitor's goroutine writes while the test
+// reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestMaintenanceRun: the background janitor prunes at once and at every
+// tick, logs what it did, logs (and survives) a failing run, and returns
+// when its context ends.
+func TestMaintenanceRun(t *testing.T) {
+	t.Parallel()
+	logs := &syncBuffer{}
+	env := coretest.New(t, coretest.Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		env.Services.Maintenance.Run(ctx, 50*time.Millisecond)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Count(logs.String(), `"msg":"maintenance done"`) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no two maintenance runs logged: %s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// With the database gone a run fails, is logged, and the loop goes on.
+	env.DB.Close()
+	for !strings.Contains(logs.String(), `"msg":"maintenance failed"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("a failing run was not logged: %s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
+	for _, want := range []string{`"deleted_sessions":0`, `"deleted_refresh_tokens":0`, `"audit_partitions_created":0`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %s: %s", want, logs.String())
+		}
+	}
+}
+
+func TestMaintenanceWithoutStore(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	deps := h.deps
+	deps.Maintenance = nil
+	svcs, err := core.New(h.cfg, deps)
+	ok(t, err)
+	_, err = svcs.Maintenance.Prune(context.Background(), core.PruneOptions{})
+	wantCode(t, err, core.EINTERNAL)
+	svcs.Maintenance.Run(context.Background(), time.Millisecond) // returns at once
 }

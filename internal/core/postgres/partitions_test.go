@@ -220,3 +220,43 @@ func TestPruneMailAndSourceLocks(t *testing.T) {
 		t.Fatalf("left %d mails (want the recent and the pending one) and %d live locks (want 1)", mail, locks)
 	}
 }
+
+// TestMaintenanceStoreRefusesStrangers: unknown kinds and names that are not
+// month partitions are refused, and a partition an operator attached by
+// hand is never listed (so never dropped).
+func TestMaintenanceStoreRefusesStrangers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, db := mustStore(t)
+	if _, err := s.PruneBatch(ctx, "users", time.Now(), 10); err == nil {
+		t.Error("PruneBatch of an unknown kind succeeded")
+	}
+	if _, err := s.CountPrunable(ctx, "users", time.Now()); err == nil {
+		t.Error("CountPrunable of an unknown kind succeeded")
+	}
+	for _, name := range []string{"users", "user_login_events_default", "user_login_events_y2026m1", `user_login_events_y2026m01"; DROP TABLE users; --`} {
+		if _, err := s.DropAuditPartition(ctx, name); err == nil {
+			t.Errorf("DropAuditPartition(%q) succeeded", name)
+		}
+		if _, err := s.CountAuditPartition(ctx, name); err == nil {
+			t.Errorf("CountAuditPartition(%q) succeeded", name)
+		}
+	}
+	for _, stmt := range []string{
+		`CREATE TABLE user_login_events_archive PARTITION OF user_login_events FOR VALUES FROM ('1990-01-01') TO ('1991-01-01')`,
+		`CREATE TABLE user_login_events_y1999m13 PARTITION OF user_login_events FOR VALUES FROM ('1992-01-01') TO ('1992-02-01')`,
+	} {
+		_, err := db.ExecContext(ctx, stmt)
+		ok(t, err)
+	}
+	parts, err := s.AuditPartitions(ctx)
+	ok(t, err)
+	for _, p := range parts {
+		if p.Name == "user_login_events_archive" || p.Name == "user_login_events_y1999m13" {
+			t.Fatalf("AuditPartitions lists %s, which is not a month partition", p.Name)
+		}
+	}
+	if len(parts) == 0 {
+		t.Fatal("AuditPartitions lists nothing")
+	}
+}

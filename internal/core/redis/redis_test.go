@@ -574,6 +574,15 @@ func TestOpen(t *testing.T) {
 		}
 	})
 
+	t.Run("sentinel without addresses", func(t *testing.T) {
+		if _, err := Open(context.Background(), "", Options{SentinelMaster: "idp"}); core.ErrorCode(err) != core.EINVALID {
+			t.Fatalf("Open(sentinel master, no addrs) = %v, want %s", err, core.EINVALID)
+		}
+		if _, err := Open(context.Background(), "redis://:s3cretpw@[::1/0", Options{ClusterAddrs: []string{"127.0.0.1:1"}}); core.ErrorCode(err) != core.EINVALID {
+			t.Fatalf("Open(cluster, bad URL) = %v, want %s", err, core.EINVALID)
+		}
+	})
+
 	t.Run("Redis down at start", func(t *testing.T) {
 		url := "redis://127.0.0.1:" + strconv.Itoa(testenv.FreePort(t)) + "/0"
 		c, err := Open(context.Background(), url, Options{})

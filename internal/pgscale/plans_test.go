@@ -8,7 +8,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/idp-dev/idp/internal/core/postgres"
-	"github.com/idp-dev/idp/internal/core/postgres/pgscale"
+	"github.com/idp-dev/idp/internal/pgscale"
 	"github.com/idp-dev/idp/internal/testenv"
 )
 
