@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"database/sql"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -61,5 +62,33 @@ func TestServeRunsJanitor(t *testing.T) {
 	logs := a.stderr.String() + b.stderr.String()
 	if !strings.Contains(logs, `"msg":"maintenance done"`) || !strings.Contains(logs, `"deleted_sessions":1`) {
 		t.Fatalf("no maintenance log line counting the deleted session:\n%s", logs)
+	}
+}
+
+// TestServeExitsWhenAddressTaken: a listen failure ends `idp serve` with
+// an error at once; the background workers (janitor, mail outbox) must not
+// keep it waiting.
+func TestServeExitsWhenAddressTaken(t *testing.T) {
+	e := newEnv(t)
+	e.mustRun("", "migrate", "up")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	done := make(chan struct{})
+	var errs string
+	var code int
+	go func() {
+		defer close(done)
+		_, errs, code = e.runWith(map[string]string{"IDP_HTTP_ADDR": l.Addr().String()}, "", "serve")
+	}()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("idp serve still running 15 s after failing to listen")
+	}
+	if code == 0 || !strings.Contains(errs, "listen on http.addr") {
+		t.Fatalf("exit %d: %s; want a failure naming http.addr", code, errs)
 	}
 }
