@@ -70,7 +70,8 @@ func openApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 	}
 	a := &app{cfg: cfg, log: log, db: db, store: postgres.NewStore(db)}
 	redis.RouteDriverLog(log)
-	a.redis, err = redis.Open(ctx, cfg.RedisURL, redis.Options{PoolSize: 64})
+	a.redis, err = redis.Open(ctx, cfg.RedisURL, redis.Options{PoolSize: 64,
+		SentinelMaster: cfg.RedisSentinelMaster, SentinelAddrs: cfg.RedisSentinelAddrs, ClusterAddrs: cfg.RedisClusterAddrs})
 	if err != nil {
 		a.Close()
 		return nil, fmt.Errorf("redis.url: %w", err)
@@ -96,14 +97,15 @@ func openApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 		return nil, fmt.Errorf("keys.encryption_key: %w", err)
 	}
 	a.svcs, err = core.New(coreConfig(cfg), core.Deps{
-		Store:    a.store,
-		Limiter:  a.redis,
-		Notifier: a.redis,
-		Mailer:   mailer,
-		Hasher:   hasher,
-		Sealer:   sealer,
-		Devices:  devices,
-		Logger:   log,
+		Store:       a.store,
+		Limiter:     a.redis,
+		Notifier:    a.redis,
+		Mailer:      mailer,
+		Hasher:      hasher,
+		Sealer:      sealer,
+		Devices:     devices,
+		Logger:      log,
+		Maintenance: a.store,
 	})
 	if err != nil {
 		a.Close()
@@ -150,6 +152,8 @@ func coreConfig(c *Config) core.Config {
 		ResetTTL:            c.ResetTTL,
 		MaxConcurrentHashes: c.MaxConcurrentHashes,
 		KeyPollInterval:     c.KeyPollInterval,
+		SessionRetention:    c.SessionRetention,
+		AuditRetention:      c.AuditRetention,
 	}
 }
 

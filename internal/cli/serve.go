@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -43,14 +45,17 @@ func newServeCmd(g *globals) *cobra.Command {
 				return err
 			}
 			go a.svcs.Keys.Watch(ctx)
-			mailDone := make(chan struct{})
-			go func() {
-				defer close(mailDone)
-				a.svcs.Mail.Run(ctx)
-			}()
-			// The outbox worker finishes the mail it is sending before the
-			// database closes.
-			defer func() { <-mailDone }()
+			// The background workers stop when serve returns, whether after
+			// SIGTERM or an error such as a taken http.addr (waiting for the
+			// signal context alone would hang there), and they finish before
+			// the database closes: the outbox worker the mail it is sending,
+			// the janitor its batch. Every instance runs the janitor; the
+			// maintenance lock lets one work at a time.
+			workCtx, stopWork := context.WithCancel(ctx)
+			var workers sync.WaitGroup
+			workers.Go(func() { a.svcs.Mail.Run(workCtx) })
+			workers.Go(func() { a.svcs.Maintenance.Run(workCtx, cfg.MaintenanceInterval) })
+			defer func() { stopWork(); workers.Wait() }()
 
 			l, err := net.Listen("tcp", cfg.HTTPAddr)
 			if err != nil {

@@ -58,6 +58,14 @@ type Config struct {
 	// MailPollInterval is how often the outbox worker looks for mail queued
 	// by other processes.
 	MailPollInterval time.Duration
+
+	// Janitor (maintenance.go): how long ended sessions and audit rows are
+	// kept (AuditRetention 0 keeps the audit log forever), rows deleted per
+	// statement, and how many months of audit partitions exist ahead.
+	SessionRetention time.Duration
+	AuditRetention   time.Duration
+	PruneBatch       int
+	AuditMonthsAhead int
 }
 
 // Deps are the adapters and primitives core is built on.
@@ -73,6 +81,8 @@ type Deps struct {
 	Devices *token.DeviceTokens
 	Logger  *slog.Logger
 	Now     func() time.Time
+	// Maintenance is optional: without it the janitor is unavailable.
+	Maintenance MaintenanceStore
 }
 
 // Credentials checks and makes password hashes. The built-in one is
@@ -101,6 +111,8 @@ type Services struct {
 	Resets   *Resets
 	Audit    *Audit
 	Mail     *Outbox
+	// Maintenance is the janitor (maintenance.go).
+	Maintenance *Maintenance
 }
 
 // env is what every service shares.
@@ -168,6 +180,15 @@ func New(cfg Config, deps Deps) (*Services, error) {
 			return nil, err
 		}
 	}
+	if cfg.SessionRetention <= 0 {
+		cfg.SessionRetention = DefaultSessionRetention
+	}
+	if cfg.PruneBatch <= 0 {
+		cfg.PruneBatch = DefaultPruneBatch
+	}
+	if cfg.AuditMonthsAhead <= 0 {
+		cfg.AuditMonthsAhead = DefaultAuditMonthsAhead
+	}
 	e := &env{
 		cfg:     cfg,
 		store:   deps.Store,
@@ -188,14 +209,15 @@ func New(cfg Config, deps Deps) (*Services, error) {
 	e.audit = &Audit{env: e}
 	e.keys = &Keys{env: e}
 	return &Services{
-		Auth:     &Auth{env: e},
-		Sessions: &Sessions{env: e},
-		Users:    &Users{env: e},
-		Tenants:  &Tenants{env: e},
-		Keys:     e.keys,
-		Resets:   &Resets{env: e},
-		Audit:    e.audit,
-		Mail:     &Outbox{env: e},
+		Auth:        &Auth{env: e},
+		Sessions:    &Sessions{env: e},
+		Users:       &Users{env: e},
+		Tenants:     &Tenants{env: e},
+		Keys:        e.keys,
+		Resets:      &Resets{env: e},
+		Audit:       e.audit,
+		Mail:        &Outbox{env: e},
+		Maintenance: &Maintenance{env: e, store: deps.Maintenance},
 	}, nil
 }
 
