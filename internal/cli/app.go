@@ -96,6 +96,11 @@ func openApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 		a.Close()
 		return nil, fmt.Errorf("keys.encryption_key: %w", err)
 	}
+	flows, err := token.NewMAC(cfg.EncryptionKey, "hosted pages: sign-in flows and form tokens")
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("keys.encryption_key: %w", err)
+	}
 	a.svcs, err = core.New(coreConfig(cfg), core.Deps{
 		Store:       a.store,
 		Limiter:     a.redis,
@@ -104,6 +109,7 @@ func openApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 		Hasher:      hasher,
 		Sealer:      sealer,
 		Devices:     devices,
+		Flows:       flows,
 		Logger:      log,
 		Maintenance: a.store,
 	})
@@ -146,6 +152,9 @@ func coreConfig(c *Config) core.Config {
 		IPPerMinute:         c.IPPerMinute,
 		IPv6Prefix:          c.IPv6Prefix,
 		JWKSMaxAge:          c.JWKSMaxAge,
+		BrowserSessionTTL:   c.BrowserSessionTTL,
+		BrowserIdleTTL:      c.BrowserIdleTTL,
+		BrowserRememberTTL:  c.BrowserRememberTTL,
 		PasswordMinLength:   c.PasswordMinLength,
 		DefaultTenant:       c.DefaultTenant,
 		SeedPasswordTTL:     c.SeedPasswordTTL,

@@ -70,6 +70,20 @@ type Config struct {
 	SessionRetention    time.Duration
 	AuditRetention      time.Duration
 	MaintenanceInterval time.Duration
+
+	// TLS of idp serve; both empty serves plain http.
+	TLSCertFile, TLSKeyFile string
+
+	// Browser sessions of the hosted pages.
+	BrowserSessionTTL, BrowserIdleTTL, BrowserRememberTTL time.Duration
+
+	// Branding of the hosted pages.
+	UI UIConfig
+}
+
+// UIConfig brands the hosted pages.
+type UIConfig struct {
+	ProductName, LogoFile, AccentColor, TemplatesDir string
 }
 
 // SMTPConfig configures the smtp mail driver.
@@ -125,6 +139,15 @@ var defaults = map[string]string{
 	"mail.smtp.starttls":             "true",
 	"seed.password_ttl":              "24h",
 	"log.level":                      "info",
+	"http.tls_cert_file":             "",
+	"http.tls_key_file":              "",
+	"browser.session_ttl":            "12h",
+	"browser.idle_ttl":               "30m",
+	"browser.remember_ttl":           "720h",
+	"ui.product_name":                "idp",
+	"ui.logo_file":                   "",
+	"ui.accent_color":                "",
+	"ui.templates_dir":               "",
 	"retention.sessions":             "720h",
 	"retention.audit":                "9600h",
 	"maintenance.interval":           "10m",
@@ -218,6 +241,26 @@ func loadConfig(path string, getenv func(string) string) (*Config, error) {
 		SessionRetention:    p.duration("retention.sessions", time.Minute),
 		AuditRetention:      p.duration("retention.audit", 0),
 		MaintenanceInterval: p.duration("maintenance.interval", 0),
+		TLSCertFile:         p.str("http.tls_cert_file"),
+		TLSKeyFile:          p.str("http.tls_key_file"),
+		BrowserSessionTTL:   p.duration("browser.session_ttl", time.Minute),
+		BrowserIdleTTL:      p.duration("browser.idle_ttl", time.Minute),
+		BrowserRememberTTL:  p.duration("browser.remember_ttl", time.Minute),
+		UI: UIConfig{
+			ProductName:  p.nonEmpty("ui.product_name"),
+			LogoFile:     p.str("ui.logo_file"),
+			AccentColor:  p.str("ui.accent_color"),
+			TemplatesDir: p.str("ui.templates_dir"),
+		},
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		p.bad("http.tls_cert_file", "and http.tls_key_file go together: set both or neither")
+	}
+	if c.BrowserIdleTTL > c.BrowserSessionTTL && c.BrowserSessionTTL > 0 {
+		p.bad("browser.idle_ttl", "must not be longer than browser.session_ttl")
+	}
+	if len(c.UI.ProductName) > 64 {
+		p.bad("ui.product_name", "must be at most 64 bytes")
 	}
 	if c.LockoutAccountMaxAttempts > 0 && c.LockoutAccountMaxAttempts < c.LockoutMaxAttempts {
 		p.bad("lockout.account_max_attempts", "must not be smaller than lockout.max_attempts")

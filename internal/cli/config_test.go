@@ -95,6 +95,10 @@ func TestLoadConfigDefaults(t *testing.T) {
 		SessionRetention:          720 * time.Hour,
 		AuditRetention:            9600 * time.Hour,
 		MaintenanceInterval:       10 * time.Minute,
+		BrowserSessionTTL:         12 * time.Hour,
+		BrowserIdleTTL:            30 * time.Minute,
+		BrowserRememberTTL:        720 * time.Hour,
+		UI:                        UIConfig{ProductName: "idp"},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)

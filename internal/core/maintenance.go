@@ -30,6 +30,9 @@ const (
 	// PruneSourceLocks deletes per-source lockout records that ended
 	// before the cutoff: an ended lock refuses nothing.
 	PruneSourceLocks = "source_locks"
+	// PruneBrowserSessions deletes browser sessions that ended (absolute
+	// expiry or revocation) before the cutoff.
+	PruneBrowserSessions = "browser_sessions"
 )
 
 // MailOutboxRetention is how long delivered and failed mail stays in the
@@ -49,6 +52,7 @@ var pruneKinds = []pruneKind{
 	{name: PruneResetTokens, cutoff: func(_ Config, now time.Time) time.Time { return now }},
 	{name: PruneMailOutbox, cutoff: func(_ Config, now time.Time) time.Time { return now.Add(-MailOutboxRetention) }},
 	{name: PruneSourceLocks, cutoff: func(_ Config, now time.Time) time.Time { return now }},
+	{name: PruneBrowserSessions, cutoff: func(c Config, now time.Time) time.Time { return now.Add(-c.SessionRetention) }},
 }
 
 // PruneCount is how many rows of one table a prune removed (or would).

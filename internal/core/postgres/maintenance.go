@@ -73,6 +73,17 @@ var pruneQueries = map[string]pruneQuery{
 				SELECT id FROM mail_outbox WHERE sent_at < $1 OR failed_at < $1 ORDER BY id LIMIT $2) RETURNING 1)
 			SELECT count(*) FROM gone`,
 	},
+	// Browser sessions, like sessions: ended by absolute expiry or
+	// revocation before the cutoff. API sessions they started keep their
+	// own life (browser_session_id is set to NULL).
+	core.PruneBrowserSessions: {
+		tables: []string{"browser_sessions"},
+		count:  `SELECT count(*) FROM browser_sessions WHERE expires_at < $1 OR revoked_at < $1`,
+		remove: `WITH doomed AS ((SELECT id FROM browser_sessions WHERE expires_at < $1 ORDER BY expires_at LIMIT $2)
+				UNION ALL (SELECT id FROM browser_sessions WHERE revoked_at < $1 ORDER BY revoked_at LIMIT $2)),
+			gone AS (DELETE FROM browser_sessions WHERE id IN (SELECT id FROM doomed) RETURNING 1)
+			SELECT count(*) FROM gone`,
+	},
 	core.PruneSourceLocks: {
 		tables: []string{"source_locks"},
 		count:  `SELECT count(*) FROM login_source_locks WHERE locked_until < $1`,
