@@ -49,6 +49,9 @@ type options struct {
 	cost  int
 	users int
 	runs  int
+	// scale runs the million-user comparison instead (make bench-scale).
+	scale      bool
+	scaleUsers int
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -61,6 +64,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.cost, "cost", 10, "bcrypt cost of the login scenarios")
 	fs.IntVar(&o.users, "users", 200, "users to seed")
 	fs.IntVar(&o.runs, "runs", 0, "repetitions of each scenario (default 3, or 1 with -quick)")
+	fs.BoolVar(&o.scale, "scale", false, "million-user run (make bench-scale): S1, S3 and S4 on the small data set, then again beside -scale-users generated users")
+	fs.IntVar(&o.scaleUsers, "scale-users", 1_000_000, "users to generate with -scale (3 sessions and 10 refresh tokens each)")
 	fs.StringVar(&o.only, "only", "", "comma-separated subset of s1,s2,s3,s4 (S4 and S5 run together),verify,oracle,reset; for experiments")
 	fs.Var(&o.env, "env", "KEY=VALUE added to the environment of every idp process, for experiments\n(e.g. -env GOMAXPROCS=3 -env IDP_SECURITY_MAX_CONCURRENT_HASHES=1); repeatable")
 	if err := fs.Parse(args); err != nil {
@@ -150,11 +155,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := b.measureStartup(logPath); err != nil {
 		return err
 	}
-	if err := b.scenarios(); err != nil {
-		return err
-	}
-	if err := b.runOracle(logPath); err != nil {
-		return err
+	if o.scale {
+		p = scalePlan(o.quick)
+		b.plan = p
+		out = scaleOut(out)
+		err := b.scaleRun(db, o.scaleUsers, logPath)
+		b.srv.stop()
+		if err != nil {
+			return err
+		}
+	} else {
+		if err := b.scenarios(); err != nil {
+			return err
+		}
+		if err := b.runOracle(logPath); err != nil {
+			return err
+		}
 	}
 	if b.selected("reset") {
 		b.logf("reset-initiate timing, %d requests per class, SMTP sink taking %s per mail", p.resetPerClass, smtpDelay)

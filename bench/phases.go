@@ -5,7 +5,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"strconv"
 	"time"
 
@@ -18,7 +17,7 @@ import (
 // prepare migrates the database, seeds users and disables the oracle's
 // disabled users through the CLI, as an operator would. The caller closes
 // the returned pool.
-func prepare(b *bench, cost int) (io.Closer, error) {
+func prepare(b *bench, cost int) (*sqlx.DB, error) {
 	if _, err := b.env.run(b.ctx, "", "migrate", "up"); err != nil {
 		return nil, err
 	}

@@ -172,6 +172,7 @@ func (b *bench) s3() error {
 			ser.add("rawDB"+k, msOf(base.dbPer))
 			ser.add("rawCPU"+k, msOf(base.cpuPer))
 			ser.add("rate"+k, res.rate(http.StatusOK))
+			ser.add("p99"+k, msOf(res.latency(0.99, http.StatusOK)))
 			ser.add("cpu"+k, msOf(res.cpuPer(http.StatusOK)))
 			ser.add("db"+k, msOf(res.dbCPUPer(http.StatusOK)))
 			ser.add("errors"+k, float64(len(res.samples)-res.count(http.StatusOK))+float64(base.errors))
@@ -185,6 +186,7 @@ func (b *bench) s3() error {
 		b.add(withBaseline(figure{Scenario: sc, Name: "refreshes/s", Unit: "/s", Target: ratioAtLeast(0.7)},
 			"raw rotation tx/s", ser["rate"+k], ser["raw"+k]))
 		b.add(figure{Scenario: sc, Name: "server CPU per refresh", Unit: "ms", Value: newStat(ser["cpu"+k]), Target: valueAtMost(1.5)})
+		b.add(figure{Scenario: sc, Name: "refresh p99 latency", Unit: "ms", Value: newStat(ser["p99"+k])})
 		// What the driver and store cost the bench per raw rotation: the
 		// part of the server's CPU per refresh that isn't HTTP, signing
 		// and sealing.
@@ -248,6 +250,7 @@ func (b *bench) s4s5() error {
 		ser.add("healthz", health.rate(ok))
 		ser.add("meBase", min(verify.rate, health.rate(ok)))
 		ser.add("me", me.rate(ok))
+		ser.add("meP99", msOf(me.latency(0.99, ok)))
 		ser.add("meCPU", msOf(me.cpuPer(ok)))
 		ser.add("meDB", msOf(me.dbCPUPer(ok)))
 		ser.add("healthCPU", msOf(health.cpuPer(ok)))
@@ -273,6 +276,7 @@ func (b *bench) s4s5() error {
 	b.add(withBaseline(figure{Scenario: "S4 /me" + cs, Name: "/me req/s", Unit: "/s", Target: ratioAtLeast(0.6)},
 		"min(verify/s, /healthz/s)", ser["me"], ser["meBase"]))
 	b.add(figure{Scenario: "S4 /me" + cs, Name: "server CPU per /me", Unit: "ms", Value: newStat(ser["meCPU"])})
+	b.add(figure{Scenario: "S4 /me" + cs, Name: "/me p99 latency", Unit: "ms", Value: newStat(ser["meP99"])})
 	b.add(figure{Scenario: "S4 /me" + cs, Name: "Postgres+Redis CPU per /me", Unit: "ms", Value: newStat(ser["meDB"])})
 	b.add(withBaseline(figure{Scenario: "S5 JWKS" + cs, Name: "JWKS req/s", Unit: "/s", Target: ratioAtLeast(0.9)},
 		"/healthz/s", ser["jwks"], ser["healthz"]))

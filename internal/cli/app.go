@@ -70,7 +70,8 @@ func openApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 	}
 	a := &app{cfg: cfg, log: log, db: db, store: postgres.NewStore(db)}
 	redis.RouteDriverLog(log)
-	a.redis, err = redis.Open(ctx, cfg.RedisURL, redis.Options{PoolSize: 64})
+	a.redis, err = redis.Open(ctx, cfg.RedisURL, redis.Options{PoolSize: 64,
+		SentinelMaster: cfg.RedisSentinelMaster, SentinelAddrs: cfg.RedisSentinelAddrs, ClusterAddrs: cfg.RedisClusterAddrs})
 	if err != nil {
 		a.Close()
 		return nil, fmt.Errorf("redis.url: %w", err)
@@ -95,15 +96,22 @@ func openApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 		a.Close()
 		return nil, fmt.Errorf("keys.encryption_key: %w", err)
 	}
+	flows, err := token.NewMAC(cfg.EncryptionKey, "hosted pages: sign-in flows and form tokens")
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("keys.encryption_key: %w", err)
+	}
 	a.svcs, err = core.New(coreConfig(cfg), core.Deps{
-		Store:    a.store,
-		Limiter:  a.redis,
-		Notifier: a.redis,
-		Mailer:   mailer,
-		Hasher:   hasher,
-		Sealer:   sealer,
-		Devices:  devices,
-		Logger:   log,
+		Store:       a.store,
+		Limiter:     a.redis,
+		Notifier:    a.redis,
+		Mailer:      mailer,
+		Hasher:      hasher,
+		Sealer:      sealer,
+		Devices:     devices,
+		Flows:       flows,
+		Logger:      log,
+		Maintenance: a.store,
 	})
 	if err != nil {
 		a.Close()
@@ -144,12 +152,17 @@ func coreConfig(c *Config) core.Config {
 		IPPerMinute:         c.IPPerMinute,
 		IPv6Prefix:          c.IPv6Prefix,
 		JWKSMaxAge:          c.JWKSMaxAge,
+		BrowserSessionTTL:   c.BrowserSessionTTL,
+		BrowserIdleTTL:      c.BrowserIdleTTL,
+		BrowserRememberTTL:  c.BrowserRememberTTL,
 		PasswordMinLength:   c.PasswordMinLength,
 		DefaultTenant:       c.DefaultTenant,
 		SeedPasswordTTL:     c.SeedPasswordTTL,
 		ResetTTL:            c.ResetTTL,
 		MaxConcurrentHashes: c.MaxConcurrentHashes,
 		KeyPollInterval:     c.KeyPollInterval,
+		SessionRetention:    c.SessionRetention,
+		AuditRetention:      c.AuditRetention,
 	}
 }
 

@@ -21,6 +21,10 @@ import (
 type Config struct {
 	DatabaseURL string
 	RedisURL    string
+	// Sentinel or Cluster instead of the single node of RedisURL.
+	RedisSentinelMaster string
+	RedisSentinelAddrs  []string
+	RedisClusterAddrs   []string
 
 	HTTPAddr          string
 	HTTPShutdownGrace time.Duration
@@ -61,6 +65,25 @@ type Config struct {
 	SMTP         SMTPConfig
 
 	LogLevel string
+
+	// Janitor (idp maintenance prune, and idp serve every interval).
+	SessionRetention    time.Duration
+	AuditRetention      time.Duration
+	MaintenanceInterval time.Duration
+
+	// TLS of idp serve; both empty serves plain http.
+	TLSCertFile, TLSKeyFile string
+
+	// Browser sessions of the hosted pages.
+	BrowserSessionTTL, BrowserIdleTTL, BrowserRememberTTL time.Duration
+
+	// Branding of the hosted pages.
+	UI UIConfig
+}
+
+// UIConfig brands the hosted pages.
+type UIConfig struct {
+	ProductName, LogoFile, AccentColor, TemplatesDir string
 }
 
 // SMTPConfig configures the smtp mail driver.
@@ -77,6 +100,9 @@ type SMTPConfig struct {
 var defaults = map[string]string{
 	"database.url":                   "",
 	"redis.url":                      "",
+	"redis.sentinel.master":          "",
+	"redis.sentinel.addrs":           "",
+	"redis.cluster.addrs":            "",
 	"http.addr":                      "127.0.0.1:8080",
 	"http.shutdown_grace":            "15s",
 	"http.trusted_proxies":           "",
@@ -113,6 +139,18 @@ var defaults = map[string]string{
 	"mail.smtp.starttls":             "true",
 	"seed.password_ttl":              "24h",
 	"log.level":                      "info",
+	"http.tls_cert_file":             "",
+	"http.tls_key_file":              "",
+	"browser.session_ttl":            "12h",
+	"browser.idle_ttl":               "30m",
+	"browser.remember_ttl":           "720h",
+	"ui.product_name":                "idp",
+	"ui.logo_file":                   "",
+	"ui.accent_color":                "",
+	"ui.templates_dir":               "",
+	"retention.sessions":             "720h",
+	"retention.audit":                "9600h",
+	"maintenance.interval":           "10m",
 }
 
 // ConfigError names every bad key at once.
@@ -158,7 +196,10 @@ func loadConfig(path string, getenv func(string) string) (*Config, error) {
 	p := &parser{v: v}
 	c := &Config{
 		DatabaseURL:               p.url("database.url", "postgres", "postgresql"),
-		RedisURL:                  p.url("redis.url", "redis", "rediss", "unix"),
+		RedisURL:                  p.redisURL(),
+		RedisSentinelMaster:       p.str("redis.sentinel.master"),
+		RedisSentinelAddrs:        p.hostPorts("redis.sentinel.addrs"),
+		RedisClusterAddrs:         p.hostPorts("redis.cluster.addrs"),
 		HTTPAddr:                  p.addr("http.addr"),
 		HTTPShutdownGrace:         p.duration("http.shutdown_grace", 0),
 		TrustedProxies:            p.prefixes("http.trusted_proxies"),
@@ -196,7 +237,30 @@ func loadConfig(path string, getenv func(string) string) (*Config, error) {
 			From:     v.GetString("mail.smtp.from"),
 			StartTLS: p.boolean("mail.smtp.starttls"),
 		},
-		LogLevel: p.oneOf("log.level", "debug", "info", "warn", "error"),
+		LogLevel:            p.oneOf("log.level", "debug", "info", "warn", "error"),
+		SessionRetention:    p.duration("retention.sessions", time.Minute),
+		AuditRetention:      p.duration("retention.audit", 0),
+		MaintenanceInterval: p.duration("maintenance.interval", 0),
+		TLSCertFile:         p.str("http.tls_cert_file"),
+		TLSKeyFile:          p.str("http.tls_key_file"),
+		BrowserSessionTTL:   p.duration("browser.session_ttl", time.Minute),
+		BrowserIdleTTL:      p.duration("browser.idle_ttl", time.Minute),
+		BrowserRememberTTL:  p.duration("browser.remember_ttl", time.Minute),
+		UI: UIConfig{
+			ProductName:  p.nonEmpty("ui.product_name"),
+			LogoFile:     p.str("ui.logo_file"),
+			AccentColor:  p.str("ui.accent_color"),
+			TemplatesDir: p.str("ui.templates_dir"),
+		},
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		p.bad("http.tls_cert_file", "and http.tls_key_file go together: set both or neither")
+	}
+	if c.BrowserIdleTTL > c.BrowserSessionTTL && c.BrowserSessionTTL > 0 {
+		p.bad("browser.idle_ttl", "must not be longer than browser.session_ttl")
+	}
+	if len(c.UI.ProductName) > 64 {
+		p.bad("ui.product_name", "must be at most 64 bytes")
 	}
 	if c.LockoutAccountMaxAttempts > 0 && c.LockoutAccountMaxAttempts < c.LockoutMaxAttempts {
 		p.bad("lockout.account_max_attempts", "must not be smaller than lockout.max_attempts")
@@ -206,6 +270,17 @@ func loadConfig(path string, getenv func(string) string) (*Config, error) {
 	}
 	if c.RefreshIdleTTL > 0 && c.RefreshTTL > 0 && c.RefreshIdleTTL > c.RefreshTTL {
 		p.bad("tokens.refresh_idle_ttl", "must not be longer than tokens.refresh_ttl")
+	}
+	switch {
+	case len(c.RedisClusterAddrs) > 0 && (c.RedisSentinelMaster != "" || len(c.RedisSentinelAddrs) > 0):
+		p.bad("redis.cluster.addrs", "can't be combined with redis.sentinel.*: choose Cluster or Sentinel")
+	case c.RedisSentinelMaster != "" && len(c.RedisSentinelAddrs) == 0:
+		p.bad("redis.sentinel.addrs", "is required with redis.sentinel.master")
+	case c.RedisSentinelMaster == "" && len(c.RedisSentinelAddrs) > 0:
+		p.bad("redis.sentinel.master", "is required with redis.sentinel.addrs")
+	}
+	if c.MaintenanceInterval > 0 && c.MaintenanceInterval < time.Second {
+		p.bad("maintenance.interval", "must be 0 (off) or at least 1s")
 	}
 	if c.MailDriver == "file" && c.MailFilePath == "" {
 		p.bad("mail.file_path", "is required with mail.driver file")
@@ -416,6 +491,47 @@ func (p *parser) key32(key string) []byte {
 		return nil
 	}
 	return b
+}
+
+// redisURL is required unless Sentinel or Cluster is configured; then it
+// may still carry credentials and TLS (rediss://).
+func (p *parser) redisURL() string {
+	if p.str("redis.url") == "" && (p.str("redis.sentinel.master") != "" || len(p.list("redis.cluster.addrs")) > 0) {
+		return ""
+	}
+	return p.url("redis.url", "redis", "rediss", "unix")
+}
+
+// list reads a YAML list or a comma- or space-separated string.
+func (p *parser) list(key string) []string {
+	var items []string
+	switch x := p.v.Get(key).(type) {
+	case string:
+		items = strings.FieldsFunc(x, func(r rune) bool { return r == ',' || r == ' ' })
+	case []any:
+		for _, it := range x {
+			items = append(items, fmt.Sprint(it))
+		}
+	case []string:
+		items = x
+	}
+	var out []string
+	for _, it := range items {
+		if it = strings.TrimSpace(it); it != "" {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+func (p *parser) hostPorts(key string) []string {
+	out := p.list(key)
+	for _, a := range out {
+		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
+			p.bad(key, "holds "+strconv.Quote(a)+", which is not host:port")
+		}
+	}
+	return out
 }
 
 func (p *parser) prefixes(key string) []netip.Prefix {

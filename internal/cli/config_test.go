@@ -92,6 +92,13 @@ func TestLoadConfigDefaults(t *testing.T) {
 		MailFilePath:              "./var/mail.jsonl",
 		SMTP:                      SMTPConfig{Port: 587, StartTLS: true},
 		LogLevel:                  "info",
+		SessionRetention:          720 * time.Hour,
+		AuditRetention:            9600 * time.Hour,
+		MaintenanceInterval:       10 * time.Minute,
+		BrowserSessionTTL:         12 * time.Hour,
+		BrowserIdleTTL:            30 * time.Minute,
+		BrowserRememberTTL:        720 * time.Hour,
+		UI:                        UIConfig{ProductName: "idp"},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)
@@ -236,6 +243,14 @@ func TestLoadConfigErrors(t *testing.T) {
 		{name: "mail.smtp.port", env: []string{"IDP_MAIL_SMTP_PORT", "70000"}, want: []string{"mail.smtp.port must be between 1 and 65535"}},
 		{name: "mail.smtp.starttls", env: []string{"IDP_MAIL_SMTP_STARTTLS", "maybe"}, want: []string{"mail.smtp.starttls must be true or false"}},
 		{name: "seed.password_ttl", env: []string{"IDP_SEED_PASSWORD_TTL", "1s"}, want: []string{"seed.password_ttl must be at least 1m0s"}},
+		{name: "redis.sentinel.addrs without master", env: []string{"IDP_REDIS_SENTINEL_ADDRS", "127.0.0.1:26379"}, want: []string{"redis.sentinel.master is required with redis.sentinel.addrs"}},
+		{name: "redis.sentinel.master without addrs", env: []string{"IDP_REDIS_SENTINEL_MASTER", "idp"}, want: []string{"redis.sentinel.addrs is required with redis.sentinel.master"}},
+		{name: "redis cluster and sentinel", env: []string{"IDP_REDIS_CLUSTER_ADDRS", "10.0.0.1:6379", "IDP_REDIS_SENTINEL_MASTER", "idp", "IDP_REDIS_SENTINEL_ADDRS", "10.0.0.2:26379"},
+			want: []string{"redis.cluster.addrs can't be combined with redis.sentinel.*"}},
+		{name: "redis.cluster.addrs not host:port", env: []string{"IDP_REDIS_CLUSTER_ADDRS", "10.0.0.1:6379,nohost"}, want: []string{`redis.cluster.addrs holds "nohost", which is not host:port`}},
+		{name: "retention.sessions", env: []string{"IDP_RETENTION_SESSIONS", "30s"}, want: []string{"retention.sessions must be at least 1m0s"}},
+		{name: "retention.audit", env: []string{"IDP_RETENTION_AUDIT", "-1h"}, want: []string{"retention.audit must be at least 0s"}},
+		{name: "maintenance.interval", env: []string{"IDP_MAINTENANCE_INTERVAL", "10ms"}, want: []string{"maintenance.interval must be 0 (off) or at least 1s"}},
 		{name: "log.level", env: []string{"IDP_LOG_LEVEL", "loud"}, want: []string{"log.level must be one of debug, info, warn, error"}},
 		{name: "unknown keys in the file", yaml: "tokens:\n  acess_ttl: 5m\nfrobnicate: true\n",
 			want: []string{"frobnicate is not a known setting", "tokens.acess_ttl is not a known setting"}},
@@ -377,5 +392,29 @@ func TestLoadConfigTrustedProxies(t *testing.T) {
 				t.Fatalf("trusted proxies %v, want %v", c2.TrustedProxies, c.want)
 			}
 		})
+	}
+}
+
+// TestLoadConfigRedisTopology: Sentinel or Cluster make redis.url optional;
+// lists come as YAML lists or comma-separated strings.
+func TestLoadConfigRedisTopology(t *testing.T) {
+	noURL := getenv(required, "IDP_REDIS_URL", "")
+	c, err := load(t, "redis:\n  cluster:\n    addrs: [\"10.0.0.1:6379\", \"10.0.0.2:6379\"]\n", noURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RedisURL != "" || !reflect.DeepEqual(c.RedisClusterAddrs, []string{"10.0.0.1:6379", "10.0.0.2:6379"}) {
+		t.Fatalf("cluster: url %q addrs %v", c.RedisURL, c.RedisClusterAddrs)
+	}
+	c, err = load(t, "", getenv(required, "IDP_REDIS_URL", "rediss://:pw@ignored:6379/2",
+		"IDP_REDIS_SENTINEL_MASTER", "idp", "IDP_REDIS_SENTINEL_ADDRS", "10.0.0.1:26379, 10.0.0.2:26379"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RedisSentinelMaster != "idp" || len(c.RedisSentinelAddrs) != 2 || c.RedisURL == "" {
+		t.Fatalf("sentinel: %+v", c)
+	}
+	if _, err := load(t, "", noURL); err == nil || !strings.Contains(err.Error(), "redis.url is required") {
+		t.Fatalf("no redis at all: %v", err)
 	}
 }

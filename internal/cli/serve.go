@@ -1,15 +1,19 @@
 package cli
 
 import (
+	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/idp-dev/idp/internal/server"
+	"github.com/idp-dev/idp/internal/web"
 )
 
 func newServeCmd(g *globals) *cobra.Command {
@@ -43,14 +47,17 @@ func newServeCmd(g *globals) *cobra.Command {
 				return err
 			}
 			go a.svcs.Keys.Watch(ctx)
-			mailDone := make(chan struct{})
-			go func() {
-				defer close(mailDone)
-				a.svcs.Mail.Run(ctx)
-			}()
-			// The outbox worker finishes the mail it is sending before the
-			// database closes.
-			defer func() { <-mailDone }()
+			// The background workers stop when serve returns, whether after
+			// SIGTERM or an error such as a taken http.addr (waiting for the
+			// signal context alone would hang there), and they finish before
+			// the database closes: the outbox worker the mail it is sending,
+			// the janitor its batch. Every instance runs the janitor; the
+			// maintenance lock lets one work at a time.
+			workCtx, stopWork := context.WithCancel(ctx)
+			var workers sync.WaitGroup
+			workers.Go(func() { a.svcs.Mail.Run(workCtx) })
+			workers.Go(func() { a.svcs.Maintenance.Run(workCtx, cfg.MaintenanceInterval) })
+			defer func() { stopWork(); workers.Wait() }()
 
 			l, err := net.Listen("tcp", cfg.HTTPAddr)
 			if err != nil {
@@ -60,17 +67,32 @@ func newServeCmd(g *globals) *cobra.Command {
 			if maxConns == 0 {
 				maxConns = server.MachineMaxConnections()
 			}
+			pages, err := newPages(cfg, a, log)
+			if err != nil {
+				_ = l.Close()
+				return err
+			}
+			var tlsConf *tls.Config
+			if cfg.TLSCertFile != "" {
+				certs, err := newCertReloader(cfg.TLSCertFile, cfg.TLSKeyFile, log)
+				if err != nil {
+					_ = l.Close()
+					return err
+				}
+				tlsConf = certs.tlsConfig()
+			}
 			srv := server.New(server.Options{
-				Services:          a.svcs,
-				Logger:            log,
-				Issuer:            cfg.Issuer,
-				TrustedProxies:    cfg.TrustedProxies,
-				IPv6Prefix:        cfg.IPv6Prefix,
-				Ready:             a.ready,
-				JWKSMaxAge:        cfg.JWKSMaxAge,
-				RequestTimeout:    10 * time.Second,
-				PasswordMinLength: cfg.PasswordMinLength,
-				MaxConnections:    maxConns,
+				Services:       a.svcs,
+				Logger:         log,
+				Issuer:         cfg.Issuer,
+				TrustedProxies: cfg.TrustedProxies,
+				IPv6Prefix:     cfg.IPv6Prefix,
+				Ready:          a.ready,
+				JWKSMaxAge:     cfg.JWKSMaxAge,
+				RequestTimeout: 10 * time.Second,
+				MaxConnections: maxConns,
+				TLS:            tlsConf,
+				Faces:          []server.Face{pages},
 			})
 			log.Info("idp serving", "addr", l.Addr().String(), "issuer", cfg.Issuer, "kid", a.svcs.Keys.ActiveKID(), "version", Version,
 				"max_connections", maxConns, "max_connections_per_ip", server.PerIPConnections(maxConns))
@@ -79,6 +101,20 @@ func newServeCmd(g *globals) *cobra.Command {
 			return err
 		},
 	}
+}
+
+// newPages builds the hosted pages on the app's services.
+func newPages(cfg *Config, a *app, log *slog.Logger) (*web.Face, error) {
+	r, err := web.NewRenderer(web.RenderOptions{ProductName: cfg.UI.ProductName, LogoFile: cfg.UI.LogoFile,
+		AccentColor: cfg.UI.AccentColor, TemplatesDir: cfg.UI.TemplatesDir, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("ui: %w", err)
+	}
+	return web.New(web.Options{
+		Browser: a.svcs.Browser, Users: a.svcs.Users, Resets: a.svcs.Resets, Renderer: r,
+		Issuer: cfg.Issuer, Meta: server.RequestMeta, PasswordMinLength: cfg.PasswordMinLength,
+		DeviceTokenTTL: cfg.DeviceTokenTTL, Logger: log,
+	})
 }
 
 // reserveSchedulerThread keeps one Go thread free of bcrypt. With as many

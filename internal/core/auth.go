@@ -111,43 +111,70 @@ func checkClientID(id string) error {
 
 // Login checks a password grant and starts a session.
 func (a *Auth) Login(ctx context.Context, in LoginInput, meta Meta) (TokenResponse, error) {
+	v, err := a.passwordLogin(ctx, in, meta)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	resp, err := a.startSession(ctx, v.user, meta, v.record)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	resp.DeviceToken = v.deviceToken
+	return resp, nil
+}
+
+// verifiedLogin is a password login that succeeded: what the way of
+// signing in (API session, browser session) needs to finish it.
+type verifiedLogin struct {
+	user        User
+	deviceToken string
+	// record writes the login's own changes (last login, a cost upgrade,
+	// an ended lock) in the transaction that starts the session.
+	record func(ctx context.Context, tx Tx, now time.Time) error
+}
+
+// passwordLogin is every password login's check, for the API and the
+// hosted pages alike: per-IP limit, input validation, the lockout budget of
+// the account and its source, the one bcrypt comparison, and the audit row
+// of a failure. It writes nothing on success: the caller starts a session.
+func (e *env) passwordLogin(ctx context.Context, in LoginInput, meta Meta) (verifiedLogin, error) {
 	if in.Email == "" || in.Password == "" {
-		return TokenResponse{}, Errorf(EINVALID, "email and password are required")
+		return verifiedLogin{}, Errorf(EINVALID, "email and password are required")
 	}
 	if len(in.Password) > 1024 {
-		return TokenResponse{}, Errorf(EINVALID, "password is longer than 1024 bytes")
+		return verifiedLogin{}, Errorf(EINVALID, "password is longer than 1024 bytes")
 	}
-	tenant := a.tenantOrDefault(in.Tenant)
+	tenant := e.tenantOrDefault(in.Tenant)
 	email := NormalizeEmail(in.Email)
 	failure := func(reason string) *AuditEvent {
 		return event(EventLoginFailure, OutcomeFailure, reason, meta).forInput(tenant, in.Email)
 	}
-	if err := a.limitIPAudited(ctx, "token", failure(""), meta); err != nil {
-		return TokenResponse{}, err
+	if err := e.limitIPAudited(ctx, "token", failure(""), meta); err != nil {
+		return verifiedLogin{}, err
 	}
 	if err := checkLoginInput(in.Email, tenant, meta); err != nil {
-		a.audit.recordBestEffort(ctx, failure(ReasonInvalidRequest))
-		return TokenResponse{}, err
+		e.audit.recordBestEffort(ctx, failure(ReasonInvalidRequest))
+		return verifiedLogin{}, err
 	}
 	account := accountKey(tenant, email)
-	g, err := a.reserveAttempt(ctx, a.loginAttempt(account, in.DeviceToken, meta))
+	g, err := e.reserveAttempt(ctx, e.loginAttempt(account, in.DeviceToken, meta))
 	if err != nil {
 		if isCode(err, ETHROTTLED) {
-			a.audit.recordThrottled(ctx, "lock:"+account, failure(ReasonLocked))
+			e.audit.recordThrottled(ctx, "lock:"+account, failure(ReasonLocked))
 		}
-		return TokenResponse{}, err
+		return verifiedLogin{}, err
 	}
-	user, err := a.loginUser(ctx, g, tenant, email)
+	user, err := e.loginUser(ctx, g, tenant, email)
 	if err != nil {
 		if isCode(err, ETHROTTLED) {
-			a.audit.recordThrottled(ctx, "lock:"+account, failure(ReasonLocked).forUser(*user))
+			e.audit.recordThrottled(ctx, "lock:"+account, failure(ReasonLocked).forUser(*user))
 		}
-		return TokenResponse{}, err
+		return verifiedLogin{}, err
 	}
-	reason, newHash, err := a.verify(ctx, user, in.Password)
+	reason, newHash, err := e.verify(ctx, user, in.Password)
 	if err != nil {
 		g.release(ctx) // no slot: nothing was verified
-		return TokenResponse{}, err
+		return verifiedLogin{}, err
 	}
 	if reason != "" {
 		g.failed(ctx, user, tenant, email, meta)
@@ -155,30 +182,30 @@ func (a *Auth) Login(ctx context.Context, in LoginInput, meta Meta) (TokenRespon
 		if user != nil {
 			ev.forUser(*user)
 		}
-		a.audit.recordBestEffort(ctx, ev)
-		return TokenResponse{}, errBadCredentials(reason)
+		e.audit.recordBestEffort(ctx, ev)
+		return verifiedLogin{}, errBadCredentials(reason)
 	}
 	g.succeeded(ctx)
-	resp, err := a.startSession(ctx, *user, meta, func(ctx context.Context, tx Tx, now time.Time) error {
-		if err := tx.RecordLogin(ctx, user.ID, now, newHash); err != nil {
-			return err
-		}
-		if user.LockedUntil != nil {
-			return tx.SetUserLock(ctx, user.ID, nil, user.LockLevel)
-		}
-		return nil
-	})
-	if err != nil {
-		return TokenResponse{}, err
-	}
-	resp.DeviceToken = a.devices.Issue(account, a.now())
-	return resp, nil
+	u := *user
+	return verifiedLogin{
+		user:        u,
+		deviceToken: e.devices.Issue(account, e.now()),
+		record: func(ctx context.Context, tx Tx, now time.Time) error {
+			if err := tx.RecordLogin(ctx, u.ID, now, newHash); err != nil {
+				return err
+			}
+			if u.LockedUntil != nil {
+				return tx.SetUserLock(ctx, u.ID, nil, u.LockLevel)
+			}
+			return nil
+		},
+	}, nil
 }
 
 // loginUser loads the account of a login; nil for an unknown email. A lock
 // kept in the database refuses the attempt (the user is returned too).
-func (a *Auth) loginUser(ctx context.Context, g *guard, tenant, email string) (*User, error) {
-	u, err := a.store.UserByEmail(ctx, tenant, email)
+func (e *env) loginUser(ctx context.Context, g *guard, tenant, email string) (*User, error) {
+	u, err := e.store.UserByEmail(ctx, tenant, email)
 	if isCode(err, ENOTFOUND) {
 		return nil, nil
 	}
@@ -200,9 +227,9 @@ func (a *Auth) loginUser(ctx context.Context, g *guard, tenant, email string) (*
 // rehash at the configured cost when the stored one is cheaper. Every
 // failure costs at least one comparison at the configured cost, whatever
 // the account, so timing tells nothing.
-func (a *Auth) verify(ctx context.Context, user *User, pw string) (reason, newHash string, err error) {
-	now := a.now()
-	err = a.withHashSlot(ctx, func() {
+func (e *env) verify(ctx context.Context, user *User, pw string) (reason, newHash string, err error) {
+	now := e.now()
+	err = e.withHashSlot(ctx, func() {
 		switch {
 		case user == nil:
 			reason = ReasonUnknownEmail
@@ -216,14 +243,14 @@ func (a *Auth) verify(ctx context.Context, user *User, pw string) (reason, newHa
 			reason = ReasonPending
 		}
 		if reason != "" {
-			a.hasher.VerifyDummy(pw)
+			e.hasher.VerifyDummy(pw)
 			return
 		}
-		cheaper := a.hasher.NeedsRehash(user.PasswordHash)
-		if !a.hasher.Verify(user.PasswordHash, pw) {
+		cheaper := e.hasher.NeedsRehash(user.PasswordHash)
+		if !e.hasher.Verify(user.PasswordHash, pw) {
 			reason = ReasonBadPassword
 			if cheaper {
-				a.hasher.Pad(user.PasswordHash, pw)
+				e.hasher.Pad(user.PasswordHash, pw)
 			}
 			return
 		}
@@ -232,7 +259,7 @@ func (a *Auth) verify(ctx context.Context, user *User, pw string) (reason, newHa
 			return
 		}
 		if cheaper {
-			if h, err := a.hasher.Hash(pw); err == nil {
+			if h, err := e.hasher.Hash(pw); err == nil {
 				newHash = h
 			}
 		}
@@ -355,6 +382,17 @@ type Principal struct {
 	User    User
 	Session Session
 	Claims  token.Claims
+	// Browser is set instead of Session for a signed-in browser of the
+	// hosted pages.
+	Browser *BrowserSession
+}
+
+// sessionID is the id of the session p acts in, of either kind.
+func (p Principal) sessionID() uuid.UUID {
+	if p.Browser != nil {
+		return p.Browser.ID
+	}
+	return p.Session.ID
 }
 
 var errBadToken = &Error{Code: EUNAUTHORIZED, Message: "the access token is invalid or expired"}

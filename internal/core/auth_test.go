@@ -252,29 +252,58 @@ func TestIPRateLimit(t *testing.T) {
 	}
 }
 
+// gateHasher holds the first Verify until released, so a test can fill the
+// hashing slots deterministically.
+type gateHasher struct {
+	core.Credentials
+	once    sync.Once
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gateHasher) Verify(encoded, pw string) bool {
+	g.once.Do(func() {
+		close(g.entered)
+		<-g.release
+	})
+	return g.Credentials.Verify(encoded, pw)
+}
+
+// TestHashingIsBounded: with every hashing slot taken, a login waits at
+// most security.max_concurrent_hashes' queue time and gets a 503, nothing
+// verified; once the slot is free logins go through again.
 func TestHashingIsBounded(t *testing.T) {
 	h := newHarness(t, func(c *core.Config) {
 		c.MaxConcurrentHashes = 1
-		c.HashQueueWait = time.Millisecond
-		c.MaxAttempts = 1000
+		c.HashQueueWait = 20 * time.Millisecond
 	})
 	h.user("gina@example.com")
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	counts := map[core.Code]int{}
-	for i := 0; i < 30; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := h.login("gina@example.com", testPassword)
-			mu.Lock()
-			counts[core.ErrorCode(err)]++
-			mu.Unlock()
-		}()
+	gate := &gateHasher{Credentials: h.deps.Hasher, entered: make(chan struct{}), release: make(chan struct{})}
+	deps := h.deps
+	deps.Hasher = gate
+	svcs, err := core.New(h.cfg, deps)
+	if err != nil {
+		t.Fatal(err)
 	}
-	wg.Wait()
-	if counts[core.EUNAVAILABLE] == 0 || counts[""] == 0 {
-		t.Fatalf("want some successes and some 503s, got %v", counts)
+	if err := svcs.Keys.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	login := func() error {
+		_, err := svcs.Auth.Login(context.Background(), core.LoginInput{Email: "gina@example.com", Password: testPassword}, meta())
+		return err
+	}
+	first := make(chan error, 1)
+	go func() { first <- login() }()
+	<-gate.entered // the one slot is taken
+	for range 5 {
+		wantCode(t, login(), core.EUNAVAILABLE)
+	}
+	close(gate.release)
+	if err := <-first; err != nil {
+		t.Fatalf("the login holding the slot: %v", err)
+	}
+	if err := login(); err != nil {
+		t.Fatalf("login once the slot is free: %v", err)
 	}
 }
 

@@ -58,6 +58,20 @@ type Config struct {
 	// MailPollInterval is how often the outbox worker looks for mail queued
 	// by other processes.
 	MailPollInterval time.Duration
+
+	// Browser sessions of the hosted pages: absolute and idle lifetime, and
+	// the absolute lifetime with "Keep me signed in".
+	BrowserSessionTTL  time.Duration
+	BrowserIdleTTL     time.Duration
+	BrowserRememberTTL time.Duration
+
+	// Janitor (maintenance.go): how long ended sessions and audit rows are
+	// kept (AuditRetention 0 keeps the audit log forever), rows deleted per
+	// statement, and how many months of audit partitions exist ahead.
+	SessionRetention time.Duration
+	AuditRetention   time.Duration
+	PruneBatch       int
+	AuditMonthsAhead int
 }
 
 // Deps are the adapters and primitives core is built on.
@@ -71,8 +85,12 @@ type Deps struct {
 	// Devices issues and checks device tokens; nil makes a random key, so
 	// tokens don't outlive the process (fine for tests, not for servers).
 	Devices *token.DeviceTokens
-	Logger  *slog.Logger
-	Now     func() time.Time
+	// Flows signs the hosted pages' sign-in flows; nil makes a random key.
+	Flows  *token.MAC
+	Logger *slog.Logger
+	Now    func() time.Time
+	// Maintenance is optional: without it the janitor is unavailable.
+	Maintenance MaintenanceStore
 }
 
 // Credentials checks and makes password hashes. The built-in one is
@@ -101,6 +119,9 @@ type Services struct {
 	Resets   *Resets
 	Audit    *Audit
 	Mail     *Outbox
+	Browser  *Browser
+	// Maintenance is the janitor (maintenance.go).
+	Maintenance *Maintenance
 }
 
 // env is what every service shares.
@@ -113,6 +134,7 @@ type env struct {
 	hasher  Credentials
 	sealer  *token.Sealer
 	devices *token.DeviceTokens
+	flows   *token.MAC
 	log     *slog.Logger
 	now     func() time.Time
 	hashes  chan struct{}
@@ -162,11 +184,35 @@ func New(cfg Config, deps Deps) (*Services, error) {
 	if cfg.MailPollInterval <= 0 {
 		cfg.MailPollInterval = time.Second
 	}
+	if cfg.BrowserSessionTTL <= 0 {
+		cfg.BrowserSessionTTL = 12 * time.Hour
+	}
+	if cfg.BrowserIdleTTL <= 0 {
+		cfg.BrowserIdleTTL = 30 * time.Minute
+	}
+	if cfg.BrowserRememberTTL <= 0 {
+		cfg.BrowserRememberTTL = 720 * time.Hour
+	}
+	if deps.Flows == nil {
+		var err error
+		if deps.Flows, err = token.NewMAC([]byte(rand.Text()+rand.Text()), "login flows"); err != nil {
+			return nil, err
+		}
+	}
 	if deps.Devices == nil {
 		var err error
 		if deps.Devices, err = token.NewDeviceTokens([]byte(rand.Text() + rand.Text())); err != nil {
 			return nil, err
 		}
+	}
+	if cfg.SessionRetention <= 0 {
+		cfg.SessionRetention = DefaultSessionRetention
+	}
+	if cfg.PruneBatch <= 0 {
+		cfg.PruneBatch = DefaultPruneBatch
+	}
+	if cfg.AuditMonthsAhead <= 0 {
+		cfg.AuditMonthsAhead = DefaultAuditMonthsAhead
 	}
 	e := &env{
 		cfg:     cfg,
@@ -177,6 +223,7 @@ func New(cfg Config, deps Deps) (*Services, error) {
 		hasher:  deps.Hasher,
 		sealer:  deps.Sealer,
 		devices: deps.Devices,
+		flows:   deps.Flows,
 		log:     deps.Logger,
 		// Microseconds, as PostgreSQL stores them: a time read back equals
 		// the one written, so durations computed from both agree.
@@ -188,14 +235,16 @@ func New(cfg Config, deps Deps) (*Services, error) {
 	e.audit = &Audit{env: e}
 	e.keys = &Keys{env: e}
 	return &Services{
-		Auth:     &Auth{env: e},
-		Sessions: &Sessions{env: e},
-		Users:    &Users{env: e},
-		Tenants:  &Tenants{env: e},
-		Keys:     e.keys,
-		Resets:   &Resets{env: e},
-		Audit:    e.audit,
-		Mail:     &Outbox{env: e},
+		Auth:        &Auth{env: e},
+		Sessions:    &Sessions{env: e},
+		Users:       &Users{env: e},
+		Tenants:     &Tenants{env: e},
+		Keys:        e.keys,
+		Resets:      &Resets{env: e},
+		Audit:       e.audit,
+		Mail:        &Outbox{env: e},
+		Maintenance: &Maintenance{env: e, store: deps.Maintenance},
+		Browser:     &Browser{env: e},
 	}, nil
 }
 
@@ -221,6 +270,15 @@ func (e *env) withHashSlot(ctx context.Context, fn func()) error {
 	return nil
 }
 
+// Password rules a weak_password error names in its Reason, so a face can
+// say which rule failed in its own words.
+const (
+	RuleMinLength      = password.RuleMinLength
+	RuleCommon         = password.RuleCommon
+	RuleContainsEmail  = password.RuleContainsEmail
+	RuleContainsTenant = password.RuleContainsTenant
+)
+
 // checkPassword applies the password policy, mapping its errors to codes.
 func (e *env) checkPassword(pw, email, tenant string) error {
 	err := e.policy.Check(pw, email, tenant)
@@ -231,7 +289,7 @@ func (e *env) checkPassword(pw, email, tenant string) error {
 	case errors.Is(err, password.ErrTooLong):
 		return &Error{Code: EINVALID, Message: "password is longer than 1024 bytes"}
 	case errors.As(err, &weak):
-		return &Error{Code: EWEAKPASSWORD, Message: weak.Reason}
+		return &Error{Code: EWEAKPASSWORD, Message: weak.Reason, Reason: weak.Rule}
 	default:
 		return &Error{Code: EINVALID, Message: "invalid password", Err: err}
 	}

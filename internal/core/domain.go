@@ -95,11 +95,39 @@ type Session struct {
 	ClientIP      string
 	UserAgent     string
 	ClientID      string
+	// BrowserSessionID is the browser session that started this one (the
+	// OpenID Connect code flow); signing that browser out ends this too.
+	BrowserSessionID *uuid.UUID
 }
 
 // ActiveAt reports whether the session can still be refreshed at now.
 func (s Session) ActiveAt(now time.Time) bool {
 	return s.RevokedAt == nil && now.Before(s.ExpiresAt) && now.Before(s.IdleExpiresAt)
+}
+
+// BrowserSession is a signed-in browser (the SSO session of the hosted
+// pages), identified by a cookie whose SHA-256 is Hash.
+type BrowserSession struct {
+	ID       uuid.UUID
+	UserID   uuid.UUID
+	TenantID uuid.UUID
+	Hash     []byte
+	// AuthTime is when the person last proved a password in this browser.
+	AuthTime      time.Time
+	CreatedAt     time.Time
+	ExpiresAt     time.Time // absolute end
+	IdleExpiresAt time.Time // moves with use, never past ExpiresAt
+	LastUsedAt    time.Time
+	Remember      bool // "Keep me signed in": a persistent cookie
+	RevokedAt     *time.Time
+	RevokedReason string
+	ClientIP      string
+	UserAgent     string
+}
+
+// ActiveAt reports whether the browser session is signed in at now.
+func (b BrowserSession) ActiveAt(now time.Time) bool {
+	return b.RevokedAt == nil && now.Before(b.ExpiresAt) && now.Before(b.IdleExpiresAt)
 }
 
 // RefreshToken is one member of a session's token family, stored by hash.

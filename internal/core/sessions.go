@@ -261,7 +261,15 @@ func (s *Sessions) RevokeSessionID(ctx context.Context, sid string, meta Meta) (
 	}
 	var res RevokeResult
 	err = s.store.InTx(ctx, func(tx Tx) error {
+		// The id may name an API session or a signed-in browser (whose
+		// API sessions end with it).
 		sess, err := tx.SessionByID(ctx, id)
+		if isCode(err, ENOTFOUND) {
+			var b BrowserSession
+			if b, err = tx.BrowserSessionByID(ctx, id); err == nil {
+				sess = Session{ID: b.ID, UserID: b.UserID, TenantID: b.TenantID}
+			}
+		}
 		if err != nil {
 			return notFoundAs(err, "session %s not found", id)
 		}

@@ -81,10 +81,25 @@ type Tx interface {
 	// SetSessionExpiry moves a live session's absolute and idle ends.
 	SetSessionExpiry(ctx context.Context, id uuid.UUID, expiresAt, idleExpiresAt time.Time) error
 	// Revoke* mark live sessions revoked (already revoked ones keep their
-	// first reason) and return how many changed.
+	// first reason) and return how many changed. They revoke API and browser
+	// sessions alike: RevokeSession takes the id of either (a browser
+	// session's API sessions go with it); RevokeUserSessions keeps the one
+	// session, of either kind, whose id is except.
 	RevokeSession(ctx context.Context, id uuid.UUID, reason string, at time.Time) (int, error)
 	RevokeUserSessions(ctx context.Context, userID uuid.UUID, except *uuid.UUID, reason string, at time.Time) (int, error)
 	RevokeTenantSessions(ctx context.Context, tenantID uuid.UUID, reason string, at time.Time) (int, error)
+
+	// Browser sessions.
+	CreateBrowserSession(ctx context.Context, b *BrowserSession) error
+	// BrowserSessionByHash loads the browser session of a cookie with its
+	// user (ENOTFOUND for an unknown cookie, whatever its state otherwise).
+	BrowserSessionByHash(ctx context.Context, hash []byte) (BrowserSession, User, error)
+	BrowserSessionByID(ctx context.Context, id uuid.UUID) (BrowserSession, error)
+	// TouchBrowserSession records a use: last use and the idle end move.
+	TouchBrowserSession(ctx context.Context, id uuid.UUID, usedAt, idleExpiresAt time.Time) error
+	// ListLiveSessions returns the user's live API and browser sessions,
+	// newest first.
+	ListLiveSessions(ctx context.Context, userID uuid.UUID, now time.Time) ([]Session, []BrowserSession, error)
 
 	// Signing keys.
 	// LockSigningKeys serializes key changes across processes for the rest

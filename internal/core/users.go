@@ -439,13 +439,14 @@ func (us *Users) ChangePassword(ctx context.Context, p Principal, current, next 
 	if err := us.checkPassword(next, p.User.Email, p.User.TenantSlug); err != nil {
 		return err
 	}
+	sid := p.sessionID()
 	deny := func(e *Error) error {
-		ev := event(EventPasswordChange, OutcomeFailure, e.Reason, meta).forUser(p.User).forSession(p.Session.ID)
+		ev := event(EventPasswordChange, OutcomeFailure, e.Reason, meta).forUser(p.User).forSession(sid)
 		us.audit.recordBestEffort(ctx, ev)
 		return e
 	}
 	g, err := us.reserveAttempt(ctx, Attempt{Account: accountKey(p.User.TenantSlug, p.User.Email),
-		Source: sourceKey("sess", p.Session.ID.String()), Trusted: true})
+		Source: sourceKey("sess", sid.String()), Trusted: true})
 	if err != nil {
 		if e := (*Error)(nil); errors.As(err, &e) && e.Code == ETHROTTLED {
 			return deny(e)
@@ -491,11 +492,10 @@ func (us *Users) ChangePassword(ctx context.Context, p Principal, current, next 
 		if err := tx.SetPassword(ctx, p.User.ID, hash, false, nil); err != nil {
 			return err
 		}
-		sid := p.Session.ID
 		if _, err := tx.RevokeUserSessions(ctx, p.User.ID, &sid, "password_changed", now); err != nil {
 			return err
 		}
-		if p.User.MustChangePassword {
+		if p.User.MustChangePassword && p.Browser == nil {
 			// The session was cut to the one-time password's life; it now
 			// gets the life of any other.
 			end := p.Session.CreatedAt.Add(us.cfg.RefreshTTL)

@@ -53,3 +53,26 @@ func TestDependencyRuleCheckCanFail(t *testing.T) {
 		})
 	}
 }
+
+// A package the allow-list doesn't name fails the check, so a new package
+// can't slip past the rule.
+func TestDependencyRuleCheckNamesEveryPackage(t *testing.T) {
+	root := testenv.RepoRoot(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "probe.go")
+	if err := os.WriteFile(src, []byte("package zzprobe\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ov, _ := json.Marshal(map[string]any{"Replace": map[string]string{filepath.Join(root, "internal/zzprobe/probe.go"): src}})
+	overlay := filepath.Join(dir, "overlay.json")
+	if err := os.WriteFile(overlay, ov, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("bash", "scripts/depcheck.sh")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "GOFLAGS=-overlay="+overlay)
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "./internal/zzprobe") || !strings.Contains(string(out), "no entry") {
+		t.Fatalf("depcheck with a package it doesn't name: %v\n%s", err, out)
+	}
+}

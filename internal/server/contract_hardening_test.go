@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -46,6 +47,29 @@ func waitMail(t testing.TB, env *testEnv, to, kind string) core.Mail {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// hiddenField reads the value of a hidden input from a page.
+func hiddenField(t testing.TB, page response, name string) string {
+	t.Helper()
+	input := regexp.MustCompile(`<input[^>]*\bname="` + regexp.QuoteMeta(name) + `"[^>]*>`).Find(page.Body)
+	m := regexp.MustCompile(`\bvalue="([^"]*)"`).FindSubmatch(input)
+	if m == nil {
+		t.Fatalf("no hidden field %q in %s", name, page.Body)
+	}
+	return html.UnescapeString(string(m[1]))
+}
+
+// cookiesOf is a Cookie header carrying the cookies a response set (the
+// Go cookie jar keeps Secure cookies off plain http).
+func cookiesOf(r response) string {
+	var parts []string
+	for _, c := range r.Cookies() {
+		if c.MaxAge >= 0 {
+			parts = append(parts, c.Name+"="+c.Value)
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 // internalNames are messages that once named internal objects in responses.
@@ -162,8 +186,11 @@ func TestHardeningHostileHeaders(t *testing.T) {
 		{"hosted reset form", core.EventResetComplete, func(h ...string) response {
 			email, _ := fresh()
 			tok := resetToken(email)
-			form := url.Values{"token": {tok}, "new_password": {"a brand new passphrase"}, "confirm_password": {"a brand new passphrase"}}
-			r := do(t, ts, "POST", "/password/reset", form.Encode(), append(h, "Content-Type", "application/x-www-form-urlencoded")...)
+			page := do(t, ts, "GET", "/password/reset?token="+tok, nil)
+			form := url.Values{"token": {tok}, "new_password": {"a brand new passphrase"}, "confirm_password": {"a brand new passphrase"},
+				"csrf": {hiddenField(t, page, "csrf")}}
+			r := do(t, ts, "POST", "/password/reset", form.Encode(), append(h, "Content-Type", "application/x-www-form-urlencoded",
+				"Cookie", cookiesOf(page))...)
 			// The page is HTML: compare status and whether it says done.
 			r.Body = []byte(fmt.Sprintf("done=%v", strings.Contains(string(r.Body), resetDoneText)))
 			return r
@@ -190,7 +217,7 @@ func TestHardeningHostileHeaders(t *testing.T) {
 }
 
 // resetDoneText is what the hosted reset page says once the password is set.
-const resetDoneText = "Password changed"
+const resetDoneText = "Your password is set"
 
 // TestHardeningHostileBodyFields: hostile email, tenant and client_id get
 // one answer whether the account exists or not (and whatever the

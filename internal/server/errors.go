@@ -9,29 +9,12 @@ import (
 	"time"
 
 	"github.com/idp-dev/idp/internal/core"
+	"github.com/idp-dev/idp/internal/httperr"
 )
 
-// errorMapping is how one core code looks on the wire.
-type errorMapping struct {
-	Status int
-	Error  string // RFC 6749 section 5.2 style error code
-}
-
-// errorMap is the only place a core.Code becomes an HTTP status. Codes that
-// are missing (EINTERNAL, anything unknown) are answered as internalError.
-var errorMap = map[core.Code]errorMapping{
-	core.EINVALID:      {http.StatusBadRequest, "invalid_request"},
-	core.EDENIED:       {http.StatusBadRequest, "invalid_grant"},
-	core.EUNAUTHORIZED: {http.StatusUnauthorized, "invalid_token"},
-	core.EFORBIDDEN:    {http.StatusForbidden, "forbidden"},
-	core.EWEAKPASSWORD: {http.StatusBadRequest, "weak_password"},
-	core.ETHROTTLED:    {http.StatusTooManyRequests, "too_many_attempts"},
-	core.ENOTFOUND:     {http.StatusNotFound, "not_found"},
-	core.ECONFLICT:     {http.StatusConflict, "conflict"},
-	core.EUNAVAILABLE:  {http.StatusServiceUnavailable, "temporarily_unavailable"},
-}
-
-var internalError = errorMapping{http.StatusInternalServerError, "server_error"}
+// errorMapping is how one core code looks on the wire; the map itself is
+// internal/httperr's, shared with the hosted pages.
+type errorMapping = httperr.Mapping
 
 // apiError is a failure decided by the transport itself (body too large,
 // wrong content type, unknown route), which has no core code.
@@ -63,11 +46,11 @@ type errorBody struct {
 func describe(err error) (errorMapping, string) {
 	var ae *apiError
 	if errors.As(err, &ae) {
-		return errorMapping{ae.Status, ae.Code}, ae.Message
+		return errorMapping{Status: ae.Status, Error: ae.Code}, ae.Message
 	}
-	m, ok := errorMap[core.ErrorCode(err)]
+	m, ok := httperr.For(err)
 	if !ok {
-		return internalError, "internal error"
+		return m, "internal error"
 	}
 	return m, core.ErrorMessage(err)
 }

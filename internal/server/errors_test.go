@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/idp-dev/idp/internal/core"
+	"github.com/idp-dev/idp/internal/httperr"
 )
 
 // newBareServer is a Server without services, for what needs no core:
@@ -99,11 +100,11 @@ func TestErrorMap(t *testing.T) {
 func TestErrorMapCoversEveryCode(t *testing.T) {
 	for _, c := range []core.Code{core.EINVALID, core.EDENIED, core.EUNAUTHORIZED, core.EFORBIDDEN, core.EWEAKPASSWORD,
 		core.ETHROTTLED, core.ENOTFOUND, core.ECONFLICT, core.EUNAVAILABLE} {
-		if _, ok := errorMap[c]; !ok {
+		if _, ok := httperr.Codes()[c]; !ok {
 			t.Errorf("code %q is not mapped", c)
 		}
 	}
-	if _, ok := errorMap[core.EINTERNAL]; ok {
+	if _, ok := httperr.Codes()[core.EINTERNAL]; ok {
 		t.Error("EINTERNAL must fall through to server_error")
 	}
 }

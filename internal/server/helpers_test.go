@@ -21,6 +21,7 @@ import (
 	"github.com/idp-dev/idp/internal/core/postgres"
 	"github.com/idp-dev/idp/internal/server"
 	"github.com/idp-dev/idp/internal/testenv"
+	"github.com/idp-dev/idp/internal/web"
 )
 
 // Accounts every test server starts with, in the default tenant.
@@ -128,6 +129,17 @@ func newTestEnv(t testing.TB, adjust func(*core.Config, *server.Options)) *testE
 		return n
 	}
 	opts.Services = svcs
+	// The hosted pages are mounted as idp serve mounts them.
+	renderer, err := web.NewRenderer(web.RenderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages, err := web.New(web.Options{Browser: svcs.Browser, Users: svcs.Users, Resets: svcs.Resets, Renderer: renderer,
+		Issuer: issuer, Meta: server.RequestMeta, PasswordMinLength: cfg.PasswordMinLength, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Faces = append(opts.Faces, pages)
 	srv := server.New(opts)
 	ts.Config = srv.HTTPServer()
 	ts.Start()

@@ -192,9 +192,14 @@ func (s *Server) secure(next http.Handler) http.Handler {
 	})
 }
 
-// meta is what core records about the caller in audit rows. Values go as
-// they came: core cleans them once, on the way into storage.
-func (s *Server) meta(r *http.Request) core.Meta {
+// meta is what core records about the caller in audit rows.
+func (s *Server) meta(r *http.Request) core.Meta { return RequestMeta(r) }
+
+// RequestMeta is what core records about the caller of r, for every face
+// served behind this server's middleware (request id, client IP from
+// trusted proxies, user agent). Values go as they came: core cleans them
+// once, on the way into storage.
+func RequestMeta(r *http.Request) core.Meta {
 	m := core.Meta{UserAgent: r.UserAgent()}
 	if info := requestInfoFrom(r.Context()); info != nil {
 		m.RequestID, m.RequestIDFromClient, m.ClientIP = info.id, info.idFromClient, info.clientIP

@@ -20,10 +20,6 @@ func (s *Server) routes() {
 	m.Handle("POST /api/v1/auth/password/reset/initiate", s.handle(s.handleResetInitiate))
 	m.Handle("POST /api/v1/auth/password/reset/complete", s.handle(s.handleResetComplete))
 
-	// Hosted page behind the link of reset and invite mails.
-	m.Handle("GET /password/reset", s.handle(s.handleResetPage))
-	m.Handle("POST /password/reset", s.handle(s.handleResetSubmit))
-
 	m.Handle("GET /.well-known/jwks.json", s.handle(s.handleJWKS))
 	m.Handle("GET /.well-known/openid-configuration", s.handle(s.handleDiscovery))
 	m.Handle("GET /healthz", s.handle(s.handleHealthz))

@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,12 +37,23 @@ type Options struct {
 	JWKSMaxAge time.Duration
 	// RequestTimeout bounds each request's context; zero means 10 seconds.
 	RequestTimeout time.Duration
-	// PasswordMinLength is shown on the hosted reset page.
-	PasswordMinLength int
+	// TLS, when set, serves https (HTTP/2 included) with its certificate;
+	// nil serves plain http.
+	TLS *tls.Config
+	// Faces are the route groups served beside the JSON API: the hosted
+	// pages (internal/web) and the OAuth endpoints. Each mounts its own
+	// handlers on the server's mux, under its middleware.
+	Faces []Face
 	// MaxConnections caps the connections Serve holds open at once; a
 	// client IP may hold PerIPConnections of it. Zero means
 	// MachineMaxConnections.
 	MaxConnections int
+}
+
+// Face is a group of routes beside the JSON API. It is given only the
+// services it uses when it is made, and mounts its handlers here.
+type Face interface {
+	Mount(mux *http.ServeMux)
 }
 
 // Server serves the API.
@@ -90,6 +102,9 @@ func New(opts Options) *Server {
 	s.discovery = newStaticDoc(discoveryDocument(opts.Issuer))
 	s.mux = http.NewServeMux()
 	s.routes()
+	for _, f := range opts.Faces {
+		f.Mount(s.mux)
+	}
 	s.handler = s.observe(s.secure(http.HandlerFunc(s.dispatch)))
 	return s
 }
@@ -125,7 +140,14 @@ func (s *Server) Serve(ctx context.Context, l net.Listener, grace time.Duration)
 	l = newLimitListener(l, total, PerIPConnections(total), s.opts.IPv6Prefix, s.opts.TrustedProxies, s.log)
 	hs := s.HTTPServer()
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(l) }()
+	if s.opts.TLS != nil {
+		// ServeTLS with the certificate in TLS (GetCertificate) also
+		// turns HTTP/2 on.
+		hs.TLSConfig = s.opts.TLS
+		go func() { errc <- hs.ServeTLS(l, "", "") }()
+	} else {
+		go func() { errc <- hs.Serve(l) }()
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)

@@ -31,6 +31,21 @@ func (p *PostgresServer) URL() string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable&connect_timeout=2", p.Port)
 }
 
+// PGTool returns the path of a PostgreSQL client program (pg_dump,
+// pg_restore, psql) of the version the tests run against.
+func PGTool(t testing.TB, name string) string {
+	t.Helper()
+	bin := os.Getenv("PG_BIN")
+	if bin == "" {
+		bin = "/usr/lib/postgresql/15/bin"
+	}
+	path := filepath.Join(bin, name)
+	if _, err := os.Stat(path); err != nil {
+		missing(t, name+" ("+bin+")")
+	}
+	return path
+}
+
 // StartPostgres initialises and starts a private PostgreSQL 15 server on a
 // free port; it is stopped and removed when the test ends. As root it runs
 // as the postgres user, which PostgreSQL requires.

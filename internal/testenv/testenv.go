@@ -78,6 +78,11 @@ type Redis struct {
 	Port int
 	dir  string
 	cmd  *exec.Cmd
+	// prog, args and ready shape a cluster node, replica or sentinel
+	// (redis_topology.go); zero values start a plain server.
+	prog  string
+	args  []string
+	ready string
 }
 
 // URL is the server's redis:// URL.
@@ -99,8 +104,20 @@ func StartRedis(t testing.TB) *Redis {
 // Start (re)starts the server on its port and waits until it answers.
 func (r *Redis) Start() {
 	r.t.Helper()
-	r.cmd = exec.Command("redis-server", "--port", strconv.Itoa(r.Port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", r.dir)
+	prog, want := "redis-server", "Ready to accept connections"
+	if r.prog != "" {
+		prog = r.prog
+	}
+	if r.ready != "" {
+		want = r.ready
+	}
+	args := []string{"--port", strconv.Itoa(r.Port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", r.dir}
+	if prog == "redis-sentinel" {
+		// A sentinel takes its (rewritable) config file first.
+		args = append([]string{filepath.Join(r.dir, "sentinel.conf")}, args[:4]...)
+		args = append(args, "--dir", r.dir)
+	}
+	r.cmd = exec.Command(prog, append(args, r.args...)...)
 	stdout, err := r.cmd.StdoutPipe()
 	if err != nil {
 		r.t.Fatalf("redis-server stdout: %v", err)
@@ -113,7 +130,7 @@ func (r *Redis) Start() {
 		sc := bufio.NewScanner(stdout)
 		signalled := false
 		for sc.Scan() {
-			if !signalled && strings.Contains(sc.Text(), "Ready to accept connections") {
+			if !signalled && strings.Contains(sc.Text(), want) {
 				close(ready)
 				signalled = true
 			}
@@ -122,7 +139,7 @@ func (r *Redis) Start() {
 	select {
 	case <-ready:
 	case <-time.After(10 * time.Second):
-		r.t.Fatalf("redis-server did not start on port %d", r.Port)
+		r.t.Fatalf("%s did not start on port %d (waited for %q)", prog, r.Port, want)
 	}
 }
 

@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 	"html/template"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,7 +50,7 @@ func (r *Renderer) funcs(c *catalog) template.FuncMap {
 			}
 			return "", fmt.Errorf("msg: %T is not a Message", m)
 		},
-		"fieldErrors": orderedFieldErrors,
+		"fieldErrors": r.fieldErrors,
 		"ago":         func(tm time.Time) string { return c.ago(r.opts.Now(), tm) },
 		"date":        c.date,
 		"datetime":    c.datetime,
@@ -74,6 +75,11 @@ func (r *Renderer) funcs(c *catalog) template.FuncMap {
 		},
 	}
 }
+
+// deviceSep joins browser and system in a SessionRow's Device ("Firefox on
+// Linux", device.go); the "device" function puts them into the page's
+// language ("Firefox unter Linux").
+const deviceSep = " on "
 
 // field is what the "field" template (web/templates/_field.html) renders:
 // an input with its label, hint and error, tied together by ids.
@@ -157,30 +163,35 @@ func (r *Renderer) field(c *catalog, v View, name, typ, autocomplete, labelID, h
 }
 
 // formOrder is the order inputs appear in on the pages, so the error
-// summary lists their errors top to bottom.
-var formOrder = []string{FieldEmail, FieldPassword, FieldCurrentPassword, FieldNewPassword, FieldConfirmPassword, FieldRemember}
-
-type namedMessage struct {
-	Name    string
-	Message Message
+// summary lists their errors top to bottom, each with its input's label.
+var formOrder = []struct{ name, label string }{
+	{FieldEmail, "field.email"}, {FieldPassword, "field.password"},
+	{FieldCurrentPassword, "field.current_password"}, {FieldNewPassword, "field.new_password"},
+	{FieldConfirmPassword, "field.confirm_password"},
 }
 
-func orderedFieldErrors(fields map[string]Message) []namedMessage {
-	out := make([]namedMessage, 0, len(fields))
-	for _, name := range formOrder {
-		if m, ok := fields[name]; ok {
-			out = append(out, namedMessage{name, m})
+type fieldMessage struct {
+	Name, LabelID string
+	Message       Message
+}
+
+// fieldErrors are a View's Fields for the summary. An error for a field
+// no page has is a handler's mistake: shown without a label, or an error
+// in strict mode.
+func (r *Renderer) fieldErrors(fields map[string]Message) ([]fieldMessage, error) {
+	out := make([]fieldMessage, 0, len(fields))
+	for _, f := range formOrder {
+		if m, ok := fields[f.name]; ok {
+			out = append(out, fieldMessage{f.name, f.label, m})
 		}
 	}
-	rest := make([]string, 0)
-	for name := range fields {
-		if !slices.Contains(formOrder, name) {
-			rest = append(rest, name)
+	for _, name := range slices.Sorted(maps.Keys(fields)) {
+		if !slices.ContainsFunc(formOrder, func(f struct{ name, label string }) bool { return f.name == name }) {
+			if r.opts.Strict {
+				return nil, fmt.Errorf("fieldErrors: no page has a field %q", name)
+			}
+			out = append(out, fieldMessage{name, "", fields[name]})
 		}
 	}
-	slices.Sort(rest)
-	for _, name := range rest {
-		out = append(out, namedMessage{name, fields[name]})
-	}
-	return out
+	return out, nil
 }

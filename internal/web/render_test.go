@@ -3,6 +3,9 @@ package web
 import (
 	"bytes"
 	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -12,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"text/template/parse"
@@ -451,7 +455,7 @@ func TestFormsAndFields(t *testing.T) {
 func TestNoSecretsInPage(t *testing.T) {
 	r := newTestRenderer(t, RenderOptions{})
 	const token = "tok_SECRET_9f8e7d"
-	v := View{Form: map[string]string{"new_password": "pw-SECRET", "password": "pw-SECRET", "email": "a@example.com"}, Fields: map[string]Message{"new_password": {ID: "error.weak.common"}}, Data: ResetPage{Token: token, MinLength: 12}}
+	v := View{Form: map[string]string{"new_password": "pw-SECRET", "password": "pw-SECRET", "email": "a@example.com"}, Fields: map[string]Message{"new_password": {ID: "field.password.common"}}, Data: ResetPage{Token: token, MinLength: 12}}
 	body := render(t, r, nil, 400, PageReset, v).Body.String()
 	if strings.Count(body, token) != 1 || !strings.Contains(body, `<input type="hidden" name="token" value="`+token+`">`) {
 		t.Errorf("token not exactly once in its hidden field:\n%s", body)
@@ -459,7 +463,7 @@ func TestNoSecretsInPage(t *testing.T) {
 	if strings.Contains(body, "pw-SECRET") {
 		t.Error("a password was re-filled")
 	}
-	login := render(t, r, nil, 400, PageLogin, View{Form: map[string]string{"email": "a@example.com", "password": "pw-SECRET"}, Alert: &Message{ID: "error.credentials"}})
+	login := render(t, r, nil, 400, PageLogin, View{Form: map[string]string{"email": "a@example.com", "password": "pw-SECRET"}, Alert: &Message{ID: "login.error.invalid"}})
 	if b := login.Body.String(); strings.Contains(b, "pw-SECRET") || !strings.Contains(b, `value="a@example.com"`) {
 		t.Error("login re-fill wrong")
 	}
@@ -469,13 +473,13 @@ func TestNoSecretsInPage(t *testing.T) {
 // hint, the summary linking to the input and taking the focus.
 func TestFieldErrorsAccessible(t *testing.T) {
 	r := newTestRenderer(t, RenderOptions{})
-	v := View{Fields: map[string]Message{"new_password": {ID: "error.weak.min_length", Args: []any{12}}}, Data: ResetPage{Token: "x", MinLength: 12}}
+	v := View{Fields: map[string]Message{"new_password": {ID: "field.password.min_length", Args: []any{12}}}, Data: ResetPage{Token: "x", MinLength: 12}}
 	body := render(t, r, nil, 400, PageReset, v).Body.String()
 	for _, want := range []string{
 		`id="new_password" name="new_password" type="password" autocomplete="new-password" required minlength="12" maxlength="1024" aria-describedby="new_password-hint new_password-error" aria-invalid="true"`,
 		`<p class="field-error" id="new_password-error"><span class="visually-hidden">Error: </span>Use at least 12 characters.</p>`,
 		`<div id="alert" class="alert alert-error" role="alert" tabindex="-1" autofocus>`,
-		`<li><a href="#new_password">Use at least 12 characters.</a></li>`,
+		`<li><a href="#new_password">New password: Use at least 12 characters.</a></li>`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("no %s in\n%s", want, body)
@@ -483,6 +487,19 @@ func TestFieldErrorsAccessible(t *testing.T) {
 	}
 	if strings.Count(body, "autofocus") != 1 {
 		t.Error("more than one autofocus")
+	}
+	// The summary lists the errors in the order of the inputs.
+	v.Fields = map[string]Message{"confirm_password": {ID: "field.password.mismatch"}, "new_password": {ID: "field.required"}, "current_password": {ID: "field.current_password.wrong"}}
+	v.Data = PasswordChangePage{MinLength: 12, Forced: true}
+	body = render(t, r, nil, 400, PagePasswordChange, v).Body.String()
+	if !regexp.MustCompile(`(?s)Current password: .*New password: .*Confirm new password: `).MatchString(body) {
+		t.Errorf("summary order:\n%s", body)
+	}
+	// A handler's notice beside field errors: the errors take the focus.
+	v.Alert = &Message{ID: "password_change.forced", Kind: "info"}
+	body = render(t, r, nil, 400, PagePasswordChange, v).Body.String()
+	if !strings.Contains(body, `role="alert" tabindex="-1" autofocus`) || !strings.Contains(body, `<div id="notice" class="alert alert-info" role="status">`) {
+		t.Errorf("notice and errors:\n%s", body)
 	}
 	// Without an error the first empty input takes the focus; a notice
 	// doesn't take it away.
@@ -563,30 +580,6 @@ func TestRelativeTimes(t *testing.T) {
 	}
 	if got := en.datetime(time.Date(2026, 3, 4, 9, 5, 0, 0, time.UTC)); got != "March 4, 2026, 09:05 UTC" {
 		t.Errorf("en datetime %q", got)
-	}
-}
-
-func TestDeviceName(t *testing.T) {
-	for _, tc := range []struct{ ua, want string }{
-		{"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0", "Firefox on Linux"},
-		{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36", "Chrome on Windows"},
-		{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36 Edg/126.0.0.0", "Edge on Windows"},
-		{"Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15", "Safari on macOS"},
-		{"Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1", "Safari on iOS"},
-		{"Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/126.0 Mobile/15E148 Safari/604.1", "Chrome on iOS"},
-		{"Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36", "Chrome on Android"},
-		{"Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/25.0 Chrome/121.0 Mobile Safari/537.36", "Samsung Internet on Android"},
-		{"Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36", "Chrome on ChromeOS"},
-		{"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0 Safari/537.36", "Chrome on Linux"},
-		{"Mozilla/5.0 (Windows NT 10.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36 OPR/111.0", "Opera on Windows"},
-		{"curl/8.5.0", "curl"},
-		{"Go-http-client/1.1", "Go HTTP client"},
-		{"", ""},
-		{"<script>alert(1)</script>", ""},
-	} {
-		if got := DeviceName(tc.ua); got != tc.want {
-			t.Errorf("%q: %q, want %q", tc.ua, got, tc.want)
-		}
 	}
 }
 
@@ -823,5 +816,33 @@ func TestRevealLabelsContainTheirText(t *testing.T) {
 				t.Errorf("%s: %q is not a word of %q", lang, text, label)
 			}
 		}
+	}
+}
+
+// Every message ID the handlers put into Views (the string constants of
+// messages.go) is in every catalogue.
+func TestHandlerMessagesExist(t *testing.T) {
+	f, err := parser.ParseFile(token.NewFileSet(), "messages.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newTestRenderer(t, RenderOptions{})
+	n := 0
+	ast.Inspect(f, func(node ast.Node) bool {
+		lit, ok := node.(*ast.BasicLit)
+		if !ok || lit.Kind != token.STRING {
+			return true
+		}
+		id, _ := strconv.Unquote(lit.Value)
+		n++
+		for lang, c := range r.cats {
+			if _, ok := c.msgs[id]; !ok {
+				t.Errorf("messages.go names %q, which %s.json lacks", id, lang)
+			}
+		}
+		return true
+	})
+	if n < 20 {
+		t.Fatalf("only %d IDs in messages.go", n)
 	}
 }

@@ -67,6 +67,8 @@ func Config() core.Config {
 		MaxConcurrentHashes: 4,
 		KeyPollInterval:     100 * time.Millisecond,
 		MailPollInterval:    20 * time.Millisecond,
+		SessionRetention:    720 * time.Hour,
+		AuditRetention:      9600 * time.Hour,
 	}
 }
 
@@ -116,7 +118,7 @@ func New(t testing.TB, opts Options) *Env {
 		Pepper: opts.Pepper, EncryptionKey: opts.EncryptionKey,
 	}
 	env.Deps = core.Deps{
-		Store: env.Store, Limiter: rc, Notifier: rc, Mailer: opts.Mailer,
+		Store: env.Store, Maintenance: env.Store, Limiter: rc, Notifier: rc, Mailer: opts.Mailer,
 		Hasher: hasher, Sealer: sealer, Logger: opts.Logger, Now: opts.Now,
 	}
 	env.Services, err = core.New(opts.Config, env.Deps)

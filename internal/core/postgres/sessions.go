@@ -13,25 +13,27 @@ import (
 // Session and refresh token columns carry s_ and rt_ prefixes so one row
 // struct can hold them beside a user's.
 type sessionRow struct {
-	ID            uuid.UUID    `db:"s_id"`
-	UserID        uuid.UUID    `db:"s_user_id"`
-	TenantID      uuid.UUID    `db:"s_tenant_id"`
-	CreatedAt     time.Time    `db:"s_created_at"`
-	ExpiresAt     time.Time    `db:"s_expires_at"`
-	IdleExpiresAt time.Time    `db:"s_idle_expires_at"`
-	LastUsedAt    time.Time    `db:"s_last_used_at"`
-	RevokedAt     sql.NullTime `db:"s_revoked_at"`
-	RevokedReason string       `db:"s_revoked_reason"`
-	ClientIP      string       `db:"s_client_ip"`
-	UserAgent     string       `db:"s_user_agent"`
-	ClientID      string       `db:"s_client_id"`
+	ID            uuid.UUID     `db:"s_id"`
+	UserID        uuid.UUID     `db:"s_user_id"`
+	TenantID      uuid.UUID     `db:"s_tenant_id"`
+	CreatedAt     time.Time     `db:"s_created_at"`
+	ExpiresAt     time.Time     `db:"s_expires_at"`
+	IdleExpiresAt time.Time     `db:"s_idle_expires_at"`
+	LastUsedAt    time.Time     `db:"s_last_used_at"`
+	RevokedAt     sql.NullTime  `db:"s_revoked_at"`
+	RevokedReason string        `db:"s_revoked_reason"`
+	ClientIP      string        `db:"s_client_ip"`
+	UserAgent     string        `db:"s_user_agent"`
+	ClientID      string        `db:"s_client_id"`
+	BrowserID     uuid.NullUUID `db:"s_browser_session_id"`
 }
 
 const sessionCols = `s.id AS s_id, s.user_id AS s_user_id, s.tenant_id AS s_tenant_id,
 	s.created_at AS s_created_at, s.expires_at AS s_expires_at,
 	s.idle_expires_at AS s_idle_expires_at, s.last_used_at AS s_last_used_at,
 	s.revoked_at AS s_revoked_at, COALESCE(s.revoked_reason, '') AS s_revoked_reason,
-	s.client_ip AS s_client_ip, s.user_agent AS s_user_agent, s.client_id AS s_client_id`
+	s.client_ip AS s_client_ip, s.user_agent AS s_user_agent, s.client_id AS s_client_id,
+	s.browser_session_id AS s_browser_session_id`
 
 func (r sessionRow) session() core.Session {
 	return core.Session{
@@ -47,6 +49,8 @@ func (r sessionRow) session() core.Session {
 		ClientIP:      r.ClientIP,
 		UserAgent:     r.UserAgent,
 		ClientID:      r.ClientID,
+
+		BrowserSessionID: uuidPtr(r.BrowserID),
 	}
 }
 
@@ -86,13 +90,13 @@ func (q queries) CreateSession(ctx context.Context, s *core.Session) error {
 	err := q.get(ctx, "session", &r, `
 		INSERT INTO sessions AS s (id, user_id, tenant_id, created_at, expires_at,
 			idle_expires_at, last_used_at, revoked_at, revoked_reason,
-			client_ip, user_agent, client_id)
+			client_ip, user_agent, client_id, browser_session_id)
 		VALUES ($1, $2, $3, COALESCE($4, now()), $5, $6, COALESCE($7, $4, now()),
-			$8, NULLIF($9, ''), $10, $11, $12)
+			$8, NULLIF($9, ''), $10, $11, $12, $13)
 		RETURNING `+sessionCols,
 		s.ID, s.UserID, s.TenantID, nullTime(s.CreatedAt), s.ExpiresAt,
 		s.IdleExpiresAt, nullTime(s.LastUsedAt), s.RevokedAt, s.RevokedReason,
-		s.ClientIP, s.UserAgent, s.ClientID)
+		s.ClientIP, s.UserAgent, s.ClientID, s.BrowserSessionID)
 	if err != nil {
 		return err
 	}
@@ -215,24 +219,49 @@ func (q queries) StoreRotation(ctx context.Context, child *core.RefreshToken, re
 	return nil
 }
 
-// The Revoke* statements skip revoked sessions so the first reason stays.
-// Refresh tokens are left alone: core refuses any token of a revoked session.
+// The Revoke* statements skip revoked sessions so the first reason stays,
+// and cover browser sessions in the same statement. Refresh tokens are
+// left alone: core refuses any token of a revoked session.
 
 func (q queries) RevokeSession(ctx context.Context, id uuid.UUID, reason string, at time.Time) (int, error) {
-	return q.exec(ctx, "session", `
-		UPDATE sessions SET revoked_at = $2, revoked_reason = $3
-		WHERE id = $1 AND revoked_at IS NULL`, id, at, reason)
+	return q.count(ctx, "session", `
+		WITH b AS (
+			UPDATE browser_sessions SET revoked_at = $2, revoked_reason = $3
+			WHERE id = $1 AND revoked_at IS NULL
+			RETURNING id
+		), s AS (
+			UPDATE sessions SET revoked_at = $2, revoked_reason = $3
+			WHERE (id = $1 OR browser_session_id = $1) AND revoked_at IS NULL
+			RETURNING id
+		)
+		SELECT (SELECT count(*) FROM b) + (SELECT count(*) FROM s)`, id, at, reason)
 }
 
 func (q queries) RevokeUserSessions(ctx context.Context, userID uuid.UUID, except *uuid.UUID, reason string, at time.Time) (int, error) {
-	return q.exec(ctx, "session", `
-		UPDATE sessions SET revoked_at = $3, revoked_reason = $4
-		WHERE user_id = $1 AND revoked_at IS NULL AND ($2::uuid IS NULL OR id <> $2)`,
+	return q.count(ctx, "session", `
+		WITH b AS (
+			UPDATE browser_sessions SET revoked_at = $3, revoked_reason = $4
+			WHERE user_id = $1 AND revoked_at IS NULL AND ($2::uuid IS NULL OR id <> $2)
+			RETURNING id
+		), s AS (
+			UPDATE sessions SET revoked_at = $3, revoked_reason = $4
+			WHERE user_id = $1 AND revoked_at IS NULL AND ($2::uuid IS NULL OR id <> $2)
+			RETURNING id
+		)
+		SELECT (SELECT count(*) FROM b) + (SELECT count(*) FROM s)`,
 		userID, except, at, reason)
 }
 
 func (q queries) RevokeTenantSessions(ctx context.Context, tenantID uuid.UUID, reason string, at time.Time) (int, error) {
-	return q.exec(ctx, "session", `
-		UPDATE sessions SET revoked_at = $2, revoked_reason = $3
-		WHERE tenant_id = $1 AND revoked_at IS NULL`, tenantID, at, reason)
+	return q.count(ctx, "session", `
+		WITH b AS (
+			UPDATE browser_sessions SET revoked_at = $2, revoked_reason = $3
+			WHERE tenant_id = $1 AND revoked_at IS NULL
+			RETURNING id
+		), s AS (
+			UPDATE sessions SET revoked_at = $2, revoked_reason = $3
+			WHERE tenant_id = $1 AND revoked_at IS NULL
+			RETURNING id
+		)
+		SELECT (SELECT count(*) FROM b) + (SELECT count(*) FROM s)`, tenantID, at, reason)
 }

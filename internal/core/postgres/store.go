@@ -173,6 +173,15 @@ func (q queries) exec(ctx context.Context, what, query string, args ...any) (int
 	return int(n), nil
 }
 
+// count runs a statement that returns one count.
+func (q queries) count(ctx context.Context, what, query string, args ...any) (int, error) {
+	var n int
+	if err := q.get(ctx, what, &n, query, args...); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
 // execOne runs a statement that must change a row: none means ENOTFOUND.
 func (q queries) execOne(ctx context.Context, what, query string, args ...any) error {
 	n, err := q.exec(ctx, what, query, args...)

@@ -259,7 +259,7 @@ func (c *Client) Ping(ctx context.Context) error {
 
 // runInts runs a script that answers n integers. Any other answer is
 // treated like an outage: guessing could let an attempt through.
-func runInts(ctx context.Context, rdb *goredis.Client, s *goredis.Script, n int, keys []string, args ...any) ([]int64, error) {
+func runInts(ctx context.Context, rdb goredis.Scripter, s *goredis.Script, n int, keys []string, args ...any) ([]int64, error) {
 	r, err := s.Run(ctx, rdb, keys, args...).Int64Slice()
 	if err != nil {
 		return nil, unavailable(err)

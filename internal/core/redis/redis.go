@@ -26,13 +26,26 @@ type Options struct {
 	ReadTimeout  time.Duration // default 1s
 	WriteTimeout time.Duration // default 1s
 	PoolSize     int           // default go-redis's, 10 per GOMAXPROCS
+
+	// Topology: a Cluster when ClusterAddrs is set, else Sentinel when
+	// SentinelMaster is, else the single node of the URL. With Cluster or
+	// Sentinel the URL is optional and gives only credentials, TLS
+	// (rediss://) and, with Sentinel, the database; its host is not used.
+	SentinelMaster string
+	SentinelAddrs  []string
+	ClusterAddrs   []string
 }
 
 const defaultTimeout = time.Second
 
-// Client implements core.Limiter and core.KeyNotifier on one Redis server.
+// Client implements core.Limiter and core.KeyNotifier on a Redis server, a
+// Sentinel-managed primary or a Cluster. Every script keeps all its keys in
+// one hash slot (see the key layout below), so a Cluster runs them as a
+// single node would.
 type Client struct {
-	rdb *goredis.Client
+	rdb goredis.UniversalClient
+	// node holds the options of a single-node client, for tests.
+	node *goredis.Options
 }
 
 var (
@@ -40,16 +53,37 @@ var (
 	_ core.KeyNotifier = (*Client)(nil)
 )
 
+var errBadURL = &core.Error{Code: core.EINVALID, Message: "redis.url is not a valid Redis URL (redis://, rediss:// or unix://)"}
+
 // Open parses url and returns a client. It does not connect: the server must
 // start, report not-ready while Redis is down and recover without a restart,
 // so connections are made, and remade, on demand.
 func Open(_ context.Context, url string, opts Options) (*Client, error) {
-	o, err := goredis.ParseURL(url)
-	if err != nil {
-		// The parser's message may quote the URL, password included, so
-		// neither its text nor the error itself is passed on.
-		return nil, &core.Error{Code: core.EINVALID, Message: "redis.url is not a valid Redis URL (redis://, rediss:// or unix://)"}
+	o := &goredis.Options{}
+	if url != "" || (len(opts.ClusterAddrs) == 0 && opts.SentinelMaster == "") {
+		var err error
+		if o, err = goredis.ParseURL(url); err != nil {
+			// The parser's message may quote the URL, password included, so
+			// neither its text nor the error itself is passed on.
+			return nil, errBadURL
+		}
 	}
+	tune(o, opts)
+	switch {
+	case len(opts.ClusterAddrs) > 0:
+		return &Client{rdb: goredis.NewClusterClient(clusterOptions(o, opts.ClusterAddrs))}, nil
+	case opts.SentinelMaster != "":
+		if len(opts.SentinelAddrs) == 0 {
+			return nil, &core.Error{Code: core.EINVALID, Message: "redis.sentinel.addrs is required with redis.sentinel.master"}
+		}
+		return &Client{rdb: goredis.NewFailoverClient(failoverOptions(o, opts.SentinelMaster, opts.SentinelAddrs))}, nil
+	default:
+		return &Client{rdb: goredis.NewClient(o), node: o}, nil
+	}
+}
+
+// tune applies the timeouts and retry policy every topology shares.
+func tune(o *goredis.Options, opts Options) {
 	o.DialTimeout = pick(opts.DialTimeout, o.DialTimeout, defaultTimeout)
 	o.ReadTimeout = pick(opts.ReadTimeout, o.ReadTimeout, defaultTimeout)
 	o.WriteTimeout = pick(opts.WriteTimeout, o.WriteTimeout, defaultTimeout)
@@ -76,7 +110,42 @@ func Open(_ context.Context, url string, opts Options) (*Client, error) {
 	if o.MaintNotificationsConfig == nil {
 		o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	}
-	return &Client{rdb: goredis.NewClient(o)}, nil
+}
+
+// During a failover the old primary refuses connections until a replica is
+// promoted (Sentinel: about down-after-milliseconds plus a second). A few
+// retries with backoff, within the caller's deadline, carry most requests
+// across that gap instead of failing each at once.
+const (
+	failoverRetries    = 4
+	failoverMinBackoff = 100 * time.Millisecond
+	failoverMaxBackoff = 700 * time.Millisecond
+)
+
+func failoverOptions(o *goredis.Options, master string, addrs []string) *goredis.FailoverOptions {
+	return &goredis.FailoverOptions{
+		MasterName: master, SentinelAddrs: addrs,
+		Username: o.Username, Password: o.Password, DB: o.DB, TLSConfig: o.TLSConfig,
+		DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout, WriteTimeout: o.WriteTimeout,
+		PoolSize: o.PoolSize, PoolTimeout: o.PoolTimeout, DialerRetries: o.DialerRetries,
+		MaxRetries: max(o.MaxRetries, failoverRetries), MinRetryBackoff: failoverMinBackoff, MaxRetryBackoff: failoverMaxBackoff,
+		ContextTimeoutEnabled: true,
+	}
+}
+
+func clusterOptions(o *goredis.Options, addrs []string) *goredis.ClusterOptions {
+	return &goredis.ClusterOptions{
+		Addrs:    addrs,
+		Username: o.Username, Password: o.Password, TLSConfig: o.TLSConfig,
+		DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout, WriteTimeout: o.WriteTimeout,
+		PoolSize: o.PoolSize, PoolTimeout: o.PoolTimeout, DialerRetries: o.DialerRetries,
+		// A resharding or failover answers MOVED/ASK: follow them, and retry
+		// with backoff while a failed primary's replica takes over.
+		MaxRedirects: 3, MaxRetries: max(o.MaxRetries, failoverRetries),
+		MinRetryBackoff: failoverMinBackoff, MaxRetryBackoff: failoverMaxBackoff,
+		ContextTimeoutEnabled:    true,
+		MaintNotificationsConfig: o.MaintNotificationsConfig,
+	}
 }
 
 // pick returns the first non-zero duration: explicit option, URL, default.
@@ -147,7 +216,9 @@ func keysFor(a core.Attempt) attemptKeys {
 	return k
 }
 
-func bucketKey(bucket string) string { return keyPrefix + "r:" + digest(bucket) }
+// bucketKey carries the bucket's hash tag: Tally's two windows (bucket key
+// plus ":" and a window number) must share a Cluster slot.
+func bucketKey(bucket string) string { return keyPrefix + "r:{" + digest(bucket) + "}" }
 
 func digest(s string) string {
 	sum := sha256.Sum256([]byte(s))

@@ -574,6 +574,15 @@ func TestOpen(t *testing.T) {
 		}
 	})
 
+	t.Run("sentinel without addresses", func(t *testing.T) {
+		if _, err := Open(context.Background(), "", Options{SentinelMaster: "idp"}); core.ErrorCode(err) != core.EINVALID {
+			t.Fatalf("Open(sentinel master, no addrs) = %v, want %s", err, core.EINVALID)
+		}
+		if _, err := Open(context.Background(), "redis://:s3cretpw@[::1/0", Options{ClusterAddrs: []string{"127.0.0.1:1"}}); core.ErrorCode(err) != core.EINVALID {
+			t.Fatalf("Open(cluster, bad URL) = %v, want %s", err, core.EINVALID)
+		}
+	})
+
 	t.Run("Redis down at start", func(t *testing.T) {
 		url := "redis://127.0.0.1:" + strconv.Itoa(testenv.FreePort(t)) + "/0"
 		c, err := Open(context.Background(), url, Options{})
@@ -609,7 +618,7 @@ func TestOpen(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer c.Close()
-				o := c.rdb.Options()
+				o := c.node
 				if o.DialTimeout != tc.dial || o.ReadTimeout != tc.read || o.WriteTimeout != tc.wr {
 					t.Errorf("timeouts = %s/%s/%s, want %s/%s/%s", o.DialTimeout, o.ReadTimeout, o.WriteTimeout, tc.dial, tc.read, tc.wr)
 				}
