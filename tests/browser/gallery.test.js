@@ -11,7 +11,7 @@ let browser, page;
 
 before(async () => {
   browser = await launch();
-  page = await browser.context.newPage();
+  page = await (await browser.newContext()).newPage();
 });
 after(async () => browser && (await browser.close()));
 
@@ -58,15 +58,16 @@ test("show-password toggle", async () => {
 });
 
 test("the error summary takes the focus, with and without JavaScript", async () => {
-  const p = await browser.context.newPage();
-  const cdp = await browser.context.newCDPSession(p);
+  const ctx = await browser.newContext();
+  const p = await ctx.newPage();
+  const cdp = await ctx.newCDPSession(p);
   for (const disabled of [false, true]) {
     await cdp.send("Emulation.setScriptExecutionDisabled", { value: disabled });
     await p.goto(base + "/preview/login-error");
     assert.equal(await p.locator("button.reveal").count(), disabled ? 0 : 1, "script on/off");
     assert.equal(await p.evaluate(() => document.activeElement?.id), "alert", `focus with script ${disabled ? "off" : "on"}`);
   }
-  await p.close();
+  await ctx.close();
 });
 
 test("keyboard only: tab order and visible focus on the sign-in page", async () => {

@@ -3,9 +3,8 @@
 // the file-driver mail outbox. Driven by internal/e2e TestBrowser, which
 // starts the servers and passes their addresses in the environment.
 import { chromium } from "playwright-core";
-import { readFileSync, mkdirSync, mkdtempSync, rmSync, existsSync } from "node:fs";
+import { readFileSync, mkdirSync, existsSync } from "node:fs";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import assert from "node:assert/strict";
 
@@ -21,13 +20,13 @@ export function env(name) {
   return v;
 }
 
-// launch starts Chromium with a fresh profile; extraArgs e.g.
-// --ignore-certificate-errors for the https server's self-signed certificate.
+// launch starts Chromium (Playwright gives it a fresh, temporary profile);
+// extraArgs e.g. --ignore-certificate-errors for the https server's test
+// certificate. Each scenario opens its own context: its own cookies.
 export async function launch(extraArgs = []) {
   const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
   if (!existsSync(executablePath)) throw new Error(`${executablePath} is missing: apt-get install -y chromium`);
-  const profile = mkdtempSync(path.join(tmpdir(), "idp-chromium-"));
-  const context = await chromium.launchPersistentContext(profile, {
+  const browser = await chromium.launch({
     executablePath,
     headless: true,
     args: [
@@ -35,14 +34,12 @@ export async function launch(extraArgs = []) {
       "--disable-background-networking", "--disable-component-update", "--disable-sync",
       ...extraArgs,
     ],
-    viewport: { width: 1280, height: 900 },
-    locale: "en-US",
   });
-  const close = async () => {
-    await context.close();
-    rmSync(profile, { recursive: true, force: true });
+  return {
+    browser,
+    newContext: (opts = {}) => browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "en-US", ...opts }),
+    close: () => browser.close(),
   };
-  return { context, close };
 }
 
 // watch collects what a page should never produce: CSP violations, script
