@@ -7,7 +7,7 @@ BIN := bin/idp
 COVER_MIN := 90
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build dev test test-go test-examples lint depcheck cover bench bench-scale fuzz clean
+.PHONY: build dev test test-go test-browser test-examples lint depcheck cover bench bench-scale fuzz clean
 
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/idp
@@ -19,15 +19,30 @@ dev: build
 	@mkdir -p var
 	@scripts/dev.sh
 
-# Every test (unit, integration, CLI, HTTP contract) against a real
-# PostgreSQL and Redis that this target starts and always stops.
+# Every test (unit, integration, CLI, HTTP contract, the hosted pages in
+# Chromium) against a real PostgreSQL and Redis that this target starts and
+# always stops. scripts/browser-deps.sh installs chromium, node and the
+# browser suite's npm packages when they are missing.
 test:
+	@scripts/browser-deps.sh
 	@dir=$$(mktemp -d /tmp/idp-test.XXXXXX); \
 	trap 'scripts/services.sh stop '"$$dir" EXIT; \
 	scripts/services.sh start "$$dir" >/dev/null; \
 	set -a; . "$$dir/env"; set +a; \
 	export IDP_TEST_DATABASE_URL="$$IDP_DATABASE_URL"; \
 	$(MAKE) --no-print-directory test-go
+
+# The browser suite alone (tests/browser, driven by internal/e2e
+# TestBrowser); screenshots land in var/screenshots/. IDP_BROWSER_TESTS=regex
+# picks scenarios by name.
+test-browser:
+	@scripts/browser-deps.sh
+	@dir=$$(mktemp -d /tmp/idp-test.XXXXXX); \
+	trap 'scripts/services.sh stop '"$$dir" EXIT; \
+	scripts/services.sh start "$$dir" >/dev/null; \
+	set -a; . "$$dir/env"; set +a; \
+	export IDP_TEST_DATABASE_URL="$$IDP_DATABASE_URL" CI=$${CI:-true}; \
+	$(GO) test -count=1 -v -run '^TestBrowser$$' ./internal/e2e/ | grep -v '"msg":"http request"'
 
 test-go:
 	$(GO) test -race -count=1 -coverpkg=./internal/core/... -coverprofile=coverage.out $(PKG)
