@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"path"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -225,14 +224,4 @@ func (c *catalog) datetime(t time.Time) string {
 	month, _ := c.message("time.month." + strconv.Itoa(int(t.Month())))
 	s, _ := c.message("time.datetime", t.Day(), month, t.Year(), t.Hour(), t.Minute())
 	return s
-}
-
-// ids lists the catalogue's message IDs, sorted.
-func (c *catalog) ids() []string {
-	out := make([]string, 0, len(c.msgs))
-	for id := range c.msgs {
-		out = append(out, id)
-	}
-	slices.Sort(out)
-	return out
 }
