@@ -21,6 +21,7 @@ import (
 	"text/template/parse"
 	"time"
 
+	"github.com/idp-dev/idp/internal/core"
 	"github.com/idp-dev/idp/web"
 )
 
@@ -844,5 +845,23 @@ func TestHandlerMessagesExist(t *testing.T) {
 	})
 	if n < 20 {
 		t.Fatalf("only %d IDs in messages.go", n)
+	}
+}
+
+// When the error page itself fails to render, the answer is the renderer's
+// one plain 500 page, with nothing written after it.
+func TestErrorPageFailureWritesOnePage(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "templates"), 0o755)
+	os.WriteFile(filepath.Join(dir, "templates", "error.html"), []byte(`{{define "title"}}x{{end}}{{define "content"}}{{t "no.such.message"}}{{end}}`), 0o644)
+	r := newTestRenderer(t, RenderOptions{TemplatesDir: dir})
+	f, err := New(Options{Renderer: r, Meta: func(*http.Request) core.Meta { return core.Meta{RequestID: "req-1"} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	f.renderError(w, httptest.NewRequest("GET", "/account", nil), errBadForm)
+	if w.Code != 500 || w.Body.String() != failurePage {
+		t.Errorf("status %d, body %q", w.Code, w.Body.String())
 	}
 }

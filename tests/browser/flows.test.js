@@ -117,6 +117,19 @@ test("sign in lands on the account page; Chromium keeps the __Host- cookies on h
   await ctx.close();
 });
 
+test("everything works without JavaScript: sign in and sign out", async () => {
+  const ctx = await chrome.newContext({ javaScriptEnabled: false });
+  const { page, problems } = await open(ctx);
+  await signIn(page, fx.users.pages, fx.password);
+  assert.equal(new URL(page.url()).pathname, "/account");
+  assert.equal(await page.locator("button.reveal").count(), 0, "the script ran");
+  await page.getByRole("button", { name: "Sign out", exact: true }).click();
+  await page.waitForURL(/\/login/);
+  assert.equal(byName(await ctx.cookies(base), "__Host-idp_session"), undefined);
+  assert.deepEqual(problems, []);
+  await ctx.close();
+});
+
 test("Keep me signed in makes the session cookie persistent", async () => {
   const ctx = await chrome.newContext();
   const { page } = await open(ctx);
