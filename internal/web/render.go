@@ -42,7 +42,7 @@ func NewRenderer(o RenderOptions) (*Renderer, error) {
 		return nil, fmt.Errorf("i18n/en.json: %w", err)
 	}
 	funcs := template.FuncMap{"t": r.t}
-	for _, name := range []string{PageLogin, PagePasswordChange, PageForgot, PageReset, PageAccount, PageLogout, PageError, PageMessage} {
+	for _, name := range []string{PageLogin, PagePasswordChange, PageForgot, PageReset, PageAccount, PageLogout, PageError, PageMessage, PageConsent} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(assets.FS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("template %s: %w", name, err)
