@@ -155,6 +155,7 @@ func coreConfig(c *Config) core.Config {
 		BrowserSessionTTL:   c.BrowserSessionTTL,
 		BrowserIdleTTL:      c.BrowserIdleTTL,
 		BrowserRememberTTL:  c.BrowserRememberTTL,
+		CodeTTL:             c.CodeTTL,
 		PasswordMinLength:   c.PasswordMinLength,
 		DefaultTenant:       c.DefaultTenant,
 		SeedPasswordTTL:     c.SeedPasswordTTL,

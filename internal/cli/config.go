@@ -77,6 +77,9 @@ type Config struct {
 	// Browser sessions of the hosted pages.
 	BrowserSessionTTL, BrowserIdleTTL, BrowserRememberTTL time.Duration
 
+	// CodeTTL is how long an OpenID Connect authorization code lives.
+	CodeTTL time.Duration
+
 	// Branding of the hosted pages.
 	UI UIConfig
 }
@@ -144,6 +147,7 @@ var defaults = map[string]string{
 	"browser.session_ttl":            "12h",
 	"browser.idle_ttl":               "30m",
 	"browser.remember_ttl":           "720h",
+	"oidc.code_ttl":                  "60s",
 	"ui.product_name":                "idp",
 	"ui.logo_file":                   "",
 	"ui.accent_color":                "",
@@ -246,12 +250,17 @@ func loadConfig(path string, getenv func(string) string) (*Config, error) {
 		BrowserSessionTTL:   p.duration("browser.session_ttl", time.Minute),
 		BrowserIdleTTL:      p.duration("browser.idle_ttl", time.Minute),
 		BrowserRememberTTL:  p.duration("browser.remember_ttl", time.Minute),
+		CodeTTL:             p.duration("oidc.code_ttl", 5*time.Second),
 		UI: UIConfig{
 			ProductName:  p.nonEmpty("ui.product_name"),
 			LogoFile:     p.str("ui.logo_file"),
 			AccentColor:  p.str("ui.accent_color"),
 			TemplatesDir: p.str("ui.templates_dir"),
 		},
+	}
+	if c.CodeTTL > 10*time.Minute {
+		// RFC 6749 4.1.2: a code lives at most ten minutes.
+		p.bad("oidc.code_ttl", "must be at most 10m")
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		p.bad("http.tls_cert_file", "and http.tls_key_file go together: set both or neither")

@@ -98,6 +98,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		BrowserSessionTTL:         12 * time.Hour,
 		BrowserIdleTTL:            30 * time.Minute,
 		BrowserRememberTTL:        720 * time.Hour,
+		CodeTTL:                   time.Minute,
 		UI:                        UIConfig{ProductName: "idp"},
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -212,6 +213,8 @@ func TestLoadConfigErrors(t *testing.T) {
 		{name: "issuer scheme", env: []string{"IDP_ISSUER", "ftp://x"}, want: []string{"issuer must be an http(s) base URL"}},
 		{name: "issuer query", env: []string{"IDP_ISSUER", "https://x/?a=b"}, want: []string{"issuer must be an http(s) base URL"}},
 		{name: "issuer empty in file", yaml: "issuer: \"\"\n", want: []string{"issuer must be an http(s) base URL"}},
+		{name: "oidc.code_ttl short", env: []string{"IDP_OIDC_CODE_TTL", "1s"}, want: []string{"oidc.code_ttl must be at least 5s"}},
+		{name: "oidc.code_ttl long", env: []string{"IDP_OIDC_CODE_TTL", "11m"}, want: []string{"oidc.code_ttl must be at most 10m"}},
 		{name: "http.max_connections", env: []string{"IDP_HTTP_MAX_CONNECTIONS", "-1"}, want: []string{"http.max_connections must be between 0 and 1048576"}},
 		{name: "tokens.audience empty", yaml: "tokens:\n  audience: \"\"\n", want: []string{"tokens.audience is required"}},
 		{name: "tokens.access_ttl", env: []string{"IDP_TOKENS_ACCESS_TTL", "soon"}, want: []string{"tokens.access_ttl is not a duration (use Go syntax"}},

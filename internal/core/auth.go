@@ -35,6 +35,10 @@ type TokenResponse struct {
 	PasswordChangeRequired bool   `json:"password_change_required,omitempty"`
 	// DeviceToken comes with password logins only (docs/api.md).
 	DeviceToken string `json:"device_token,omitempty"`
+	// IDToken and Scope come with tokens of a registered client (the
+	// OpenID Connect code flow and its refreshes).
+	IDToken string `json:"id_token,omitempty"`
+	Scope   string `json:"scope,omitempty"`
 }
 
 // errBadCredentials is the one answer for every failed login, whatever the
@@ -115,7 +119,7 @@ func (a *Auth) Login(ctx context.Context, in LoginInput, meta Meta) (TokenRespon
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	resp, err := a.startSession(ctx, v.user, meta, v.record)
+	resp, err := a.startSession(ctx, v.user, meta, sessionSpec{record: v.record})
 	if err != nil {
 		return TokenResponse{}, err
 	}
@@ -267,10 +271,29 @@ func (e *env) verify(ctx context.Context, user *User, pw string) (reason, newHas
 	return reason, newHash, err
 }
 
+// sessionSpec is what a way of signing in adds to the session it starts.
+type sessionSpec struct {
+	// record writes the grant's own changes in the session's transaction
+	// (a password login's last-login time; nil for none).
+	record func(ctx context.Context, tx Tx, now time.Time) error
+	// client, for the code flow, binds the session to a registered client
+	// with the granted scope; its tokens then carry client_id and scope,
+	// and an ID token when scope has openid.
+	client   *Client
+	scope    []string
+	nonce    string
+	authTime time.Time
+	browser  *uuid.UUID // the browser session that started it
+	// after runs once the session exists (the code records it).
+	after func(ctx context.Context, tx Tx, sess Session) error
+	// event is the audit row's reason ("" for a password login).
+	reason string
+}
+
 // startSession is the one step every way of signing in ends with: it
-// starts a session for u, runs extra (the grant's own writes) in the same
-// transaction, writes the login_success row and mints the token pair.
-func (e *env) startSession(ctx context.Context, u User, meta Meta, extra func(ctx context.Context, tx Tx, now time.Time) error) (TokenResponse, error) {
+// starts a session for u, runs the grant's writes in the same transaction,
+// writes the login_success row and mints the tokens.
+func (e *env) startSession(ctx context.Context, u User, meta Meta, spec sessionSpec) (TokenResponse, error) {
 	now := e.now()
 	expires := now.Add(e.cfg.RefreshTTL)
 	if u.MustChangePassword && u.PasswordExpiresAt != nil && u.PasswordExpiresAt.Before(expires) {
@@ -278,21 +301,27 @@ func (e *env) startSession(ctx context.Context, u User, meta Meta, extra func(ct
 		expires = *u.PasswordExpiresAt
 	}
 	sess := &Session{
-		ID:            uuid.New(),
-		UserID:        u.ID,
-		TenantID:      u.TenantID,
-		CreatedAt:     now,
-		ExpiresAt:     expires,
-		IdleExpiresAt: minTime(now.Add(e.cfg.RefreshIdleTTL), expires),
-		LastUsedAt:    now,
-		ClientIP:      meta.ip(),
-		UserAgent:     Clean(meta.UserAgent, maxUserAgent),
-		ClientID:      Clean(meta.ClientID, maxClientID),
+		ID:               uuid.New(),
+		UserID:           u.ID,
+		TenantID:         u.TenantID,
+		CreatedAt:        now,
+		ExpiresAt:        expires,
+		IdleExpiresAt:    minTime(now.Add(e.cfg.RefreshIdleTTL), expires),
+		LastUsedAt:       now,
+		ClientIP:         meta.ip(),
+		UserAgent:        Clean(meta.UserAgent, maxUserAgent),
+		ClientID:         Clean(meta.ClientID, maxClientID),
+		BrowserSessionID: spec.browser,
+	}
+	if spec.client != nil {
+		at := spec.authTime
+		sess.ClientID, sess.ClientBound, sess.Scope, sess.AuthTime = spec.client.ID, true, strings.Join(spec.scope, " "), &at
+		meta.ClientID, meta.ClientIDVerified = spec.client.ID, true
 	}
 	var resp TokenResponse
 	err := e.store.InTx(ctx, func(tx Tx) error {
-		if extra != nil {
-			if err := extra(ctx, tx, now); err != nil {
+		if spec.record != nil {
+			if err := spec.record(ctx, tx, now); err != nil {
 				return err
 			}
 		}
@@ -309,7 +338,18 @@ func (e *env) startSession(ctx context.Context, u User, meta Meta, extra func(ct
 		if resp, err = e.tokenResponse(u, *sess, raw, rt.ExpiresAt, now); err != nil {
 			return err
 		}
-		return e.audit.record(ctx, tx, event(EventLoginSuccess, OutcomeSuccess, "", meta).forUser(u).forSession(sess.ID))
+		if spec.client != nil {
+			if err := e.addIDToken(&resp, u, *sess, *spec.client, spec.nonce, now); err != nil {
+				return err
+			}
+		}
+		if spec.after != nil {
+			if err := spec.after(ctx, tx, *sess); err != nil {
+				return err
+			}
+		}
+		ev := event(EventLoginSuccess, OutcomeSuccess, spec.reason, meta).forUser(u).forSession(sess.ID)
+		return e.audit.record(ctx, tx, ev)
 	})
 	return resp, err
 }
@@ -339,7 +379,7 @@ func (e *env) tokenResponse(u User, sess Session, refresh string, refreshExpires
 		// so, for downstream services that only verify it (docs/api.md).
 		roles = []string{}
 	}
-	access, kid, err := e.keys.sign(token.Claims{
+	claims := token.Claims{
 		Issuer:    e.cfg.Issuer,
 		Subject:   u.ID.String(),
 		Audience:  e.cfg.Audience,
@@ -353,7 +393,12 @@ func (e *env) tokenResponse(u User, sess Session, refresh string, refreshExpires
 		ExpiresAt: now.Add(e.cfg.AccessTTL),
 
 		PasswordChange: u.MustChangePassword,
-	})
+	}
+	if sess.ClientBound {
+		// RFC 9068 2.2: the client the token was issued to, and its scope.
+		claims.ClientID, claims.Scope = sess.ClientID, sess.Scope
+	}
+	access, kid, err := e.keys.sign(claims)
 	if err != nil {
 		return TokenResponse{}, err
 	}

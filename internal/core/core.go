@@ -64,6 +64,8 @@ type Config struct {
 	BrowserSessionTTL  time.Duration
 	BrowserIdleTTL     time.Duration
 	BrowserRememberTTL time.Duration
+	// CodeTTL is how long an authorization code can be exchanged.
+	CodeTTL time.Duration
 
 	// Janitor (maintenance.go): how long ended sessions and audit rows are
 	// kept (AuditRetention 0 keeps the audit log forever), rows deleted per
@@ -120,6 +122,8 @@ type Services struct {
 	Audit    *Audit
 	Mail     *Outbox
 	Browser  *Browser
+	Clients  *Clients
+	OAuth    *OAuth
 	// Maintenance is the janitor (maintenance.go).
 	Maintenance *Maintenance
 }
@@ -193,6 +197,9 @@ func New(cfg Config, deps Deps) (*Services, error) {
 	if cfg.BrowserRememberTTL <= 0 {
 		cfg.BrowserRememberTTL = 720 * time.Hour
 	}
+	if cfg.CodeTTL <= 0 {
+		cfg.CodeTTL = time.Minute
+	}
 	if deps.Flows == nil {
 		var err error
 		if deps.Flows, err = token.NewMAC([]byte(rand.Text()+rand.Text()), "login flows"); err != nil {
@@ -245,6 +252,8 @@ func New(cfg Config, deps Deps) (*Services, error) {
 		Mail:        &Outbox{env: e},
 		Maintenance: &Maintenance{env: e, store: deps.Maintenance},
 		Browser:     &Browser{env: e},
+		Clients:     &Clients{env: e},
+		OAuth:       &OAuth{env: e},
 	}, nil
 }
 

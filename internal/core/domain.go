@@ -98,6 +98,13 @@ type Session struct {
 	// BrowserSessionID is the browser session that started this one (the
 	// OpenID Connect code flow); signing that browser out ends this too.
 	BrowserSessionID *uuid.UUID
+	// ClientBound says ClientID is a registered client that started the
+	// session (the code flow): only it may refresh or revoke it. Scope is
+	// what that client was granted, space-separated.
+	ClientBound bool
+	Scope       string
+	// AuthTime is when the user authenticated for a client-bound session.
+	AuthTime *time.Time
 }
 
 // ActiveAt reports whether the session can still be refreshed at now.
@@ -182,6 +189,33 @@ type ResetToken struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	UsedAt    *time.Time
+}
+
+// AuthCode is an OAuth authorization code, stored by hash, bound to what
+// the authorization request said.
+type AuthCode struct {
+	Hash             []byte
+	ClientID         string
+	UserID           uuid.UUID
+	BrowserSessionID *uuid.UUID
+	RedirectURI      string
+	Scopes           []string
+	Nonce            string
+	CodeChallenge    string // S256 of the verifier, "" without PKCE
+	AuthTime         time.Time
+	CreatedAt        time.Time
+	ExpiresAt        time.Time
+	UsedAt           *time.Time
+	// SessionID is the session the code's exchange started.
+	SessionID *uuid.UUID
+}
+
+// Consent is what a user allowed a third-party client.
+type Consent struct {
+	ClientID   string
+	ClientName string
+	Scopes     []string
+	GrantedAt  time.Time
 }
 
 // Outcome of an audited event.

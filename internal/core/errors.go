@@ -22,6 +22,16 @@ const (
 	ECONFLICT     Code = "conflict"
 	EUNAVAILABLE  Code = "unavailable" // a dependency is down or a queue is full
 	EINTERNAL     Code = "internal"
+
+	// OAuth 2.0 / OpenID Connect outcomes that have no equivalent above.
+	// Reason may name the detail a face needs (which parameter is not
+	// supported).
+	EINVALIDCLIENT Code = "invalid_client" // client authentication failed
+	EUNSUPPORTED   Code = "unsupported"    // a grant, response type or request object idp doesn't do
+	EINVALIDSCOPE  Code = "invalid_scope"  // a scope the client may not ask for
+	ELOGINREQUIRED Code = "login_required" // prompt=none, but the user must sign in
+	ECONSENT       Code = "consent_needed" // prompt=none, but the user must consent
+	EACCESSDENIED  Code = "access_denied"  // the user said no
 )
 
 // Error is the error type every core service returns for expected failures.

@@ -75,7 +75,7 @@ func CheckReturnTo(target string) (string, error) {
 		return "", nil
 	}
 	bad := Errorf(EINVALID, "return_to must be a path on this server")
-	if len(target) > 2048 || !strings.HasPrefix(target, "/") || strings.HasPrefix(target, "//") ||
+	if len(target) > 8<<10 || !strings.HasPrefix(target, "/") || strings.HasPrefix(target, "//") ||
 		strings.ContainsAny(target, "\\\x00\r\n\t") || strings.ContainsFunc(target, hidden) {
 		return "", bad
 	}
@@ -97,7 +97,7 @@ func (b *Browser) EncodeFlow(f LoginFlow, binding string) string {
 // older than an hour. Anything else is ErrFlowExpired.
 func (b *Browser) DecodeFlow(s, binding string) (LoginFlow, error) {
 	enc, sig, ok := strings.Cut(s, ".")
-	if !ok || len(s) > 8<<10 || binding == "" || !b.flows.Verify(sig, "flow", binding, enc) {
+	if !ok || len(s) > 32<<10 || binding == "" || !b.flows.Verify(sig, "flow", binding, enc) {
 		return LoginFlow{}, ErrFlowExpired
 	}
 	body, err := base64.RawURLEncoding.DecodeString(enc)

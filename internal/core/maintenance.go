@@ -33,7 +33,15 @@ const (
 	// PruneBrowserSessions deletes browser sessions that ended (absolute
 	// expiry or revocation) before the cutoff.
 	PruneBrowserSessions = "browser_sessions"
+	// PruneOAuthCodes deletes authorization codes that expired before the
+	// cutoff. A code outlives its expiry by OAuthCodeRetention so that a
+	// late second use still finds it and revokes what the first one issued.
+	PruneOAuthCodes = "oauth_codes"
 )
+
+// OAuthCodeRetention is how long an authorization code is kept past its
+// expiry, for reuse detection (RFC 9700 4.2.4).
+const OAuthCodeRetention = time.Hour
 
 // MailOutboxRetention is how long delivered and failed mail stays in the
 // outbox, for an operator asking whether a mail went out.
@@ -53,6 +61,7 @@ var pruneKinds = []pruneKind{
 	{name: PruneMailOutbox, cutoff: func(_ Config, now time.Time) time.Time { return now.Add(-MailOutboxRetention) }},
 	{name: PruneSourceLocks, cutoff: func(_ Config, now time.Time) time.Time { return now }},
 	{name: PruneBrowserSessions, cutoff: func(c Config, now time.Time) time.Time { return now.Add(-c.SessionRetention) }},
+	{name: PruneOAuthCodes, cutoff: func(_ Config, now time.Time) time.Time { return now.Add(-OAuthCodeRetention) }},
 }
 
 // PruneCount is how many rows of one table a prune removed (or would).

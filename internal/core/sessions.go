@@ -39,6 +39,27 @@ var errAlreadySpent = errors.New("refresh token already spent")
 // same pair back. A spent token presented later is reuse: the whole session
 // is revoked.
 func (s *Sessions) Refresh(ctx context.Context, raw string, meta Meta) (TokenResponse, error) {
+	return s.RefreshFor(ctx, raw, nil, meta)
+}
+
+// ReasonOtherClient: a refresh token presented by a client it wasn't
+// issued to (or, for a client's token, without that client's
+// authentication).
+const ReasonOtherClient = "other_client"
+
+// clientMismatch reports whether client (nil: none authenticated) may not
+// use a token of sess: a registered client's tokens need that client; the
+// password API's need none.
+func clientMismatch(sess Session, client *Client) bool {
+	if sess.ClientBound {
+		return client == nil || client.ID != sess.ClientID
+	}
+	return client != nil
+}
+
+// RefreshFor is Refresh at the OAuth token endpoint, for the client that
+// authenticated there (nil when none did).
+func (s *Sessions) RefreshFor(ctx context.Context, raw string, client *Client, meta Meta) (TokenResponse, error) {
 	if raw == "" {
 		return TokenResponse{}, Errorf(EINVALID, "refresh_token is required")
 	}
@@ -71,6 +92,8 @@ func (s *Sessions) Refresh(ctx context.Context, raw string, meta Meta) (TokenRes
 			failed = errBadGrant(ReasonUserInactive)
 		case user.TenantStatus != TenantActive:
 			failed = errBadGrant(ReasonTenantDisabled)
+		case clientMismatch(sess, client):
+			failed = errBadGrant(ReasonOtherClient)
 		}
 		if failed != nil {
 			return failed // rolls the spend back: a dead token stays as it was
@@ -83,6 +106,11 @@ func (s *Sessions) Refresh(ctx context.Context, raw string, meta Meta) (TokenRes
 		resp, err = s.tokenResponse(user, sess, childRaw, child.ExpiresAt, now)
 		if err != nil {
 			return err
+		}
+		if sess.ClientBound {
+			if err := s.addIDToken(&resp, user, sess, *client, "", now); err != nil {
+				return err
+			}
 		}
 		plain, err := json.Marshal(resp)
 		if err != nil {
@@ -108,20 +136,23 @@ func (s *Sessions) Refresh(ctx context.Context, raw string, meta Meta) (TokenRes
 	case failed != nil:
 		return s.refreshFailure(ctx, failed, subject, meta)
 	case errors.Is(err, errAlreadySpent):
-		return s.replayOrReuse(ctx, raw, hash, meta)
+		return s.replayOrReuse(ctx, raw, hash, client, meta)
 	default:
 		return TokenResponse{}, err
 	}
 }
 
 // replayOrReuse answers a token that is not (or no longer) unspent.
-func (s *Sessions) replayOrReuse(ctx context.Context, raw string, hash []byte, meta Meta) (TokenResponse, error) {
+func (s *Sessions) replayOrReuse(ctx context.Context, raw string, hash []byte, client *Client, meta Meta) (TokenResponse, error) {
 	rt, sess, err := s.store.RefreshTokenByHash(ctx, hash)
 	if isCode(err, ENOTFOUND) {
 		return s.refreshFailure(ctx, errBadGrant(ReasonUnknownToken), nil, meta)
 	}
 	if err != nil {
 		return TokenResponse{}, err
+	}
+	if clientMismatch(sess, client) {
+		return s.refreshFailureSession(ctx, errBadGrant(ReasonOtherClient), sess, meta)
 	}
 	now := s.now()
 	if rt.SpentAt == nil {

@@ -109,6 +109,34 @@ type Tx interface {
 	InsertSigningKey(ctx context.Context, k *SigningKey) error
 	UpdateSigningKey(ctx context.Context, k *SigningKey) error // state and dates
 
+	// OAuth clients. ClientByID and ListClients join the tenant's slug in.
+	CreateClient(ctx context.Context, c *Client) error // fills CreatedAt, UpdatedAt, TenantSlug
+	ClientByID(ctx context.Context, id string) (Client, error)
+	ListClients(ctx context.Context, tenantID *uuid.UUID) ([]Client, error)
+	UpdateClient(ctx context.Context, c *Client) error // every field but id, tenant and creation time
+	DeleteClient(ctx context.Context, id string) error
+	// ListCORSOrigins returns every active client's CORS origins.
+	ListCORSOrigins(ctx context.Context) ([]string, error)
+	// RevokeClientSessions revokes the live sessions bound to a client (of
+	// one user with RevokeUserClientSessions).
+	RevokeClientSessions(ctx context.Context, clientID, reason string, at time.Time) (int, error)
+	RevokeUserClientSessions(ctx context.Context, userID uuid.UUID, clientID, reason string, at time.Time) (int, error)
+
+	// Authorization codes.
+	CreateCode(ctx context.Context, c *AuthCode) error
+	// UseCode marks a live code used and returns it (one UPDATE ...
+	// RETURNING); ENOTFOUND when it is unknown, used or expired.
+	UseCode(ctx context.Context, hash []byte, now time.Time) (AuthCode, error)
+	// CodeByHash finds a code whatever its state (to tell reuse).
+	CodeByHash(ctx context.Context, hash []byte) (AuthCode, error)
+	SetCodeSession(ctx context.Context, hash []byte, sessionID uuid.UUID) error
+
+	// Consents.
+	ConsentScopes(ctx context.Context, userID uuid.UUID, clientID string) ([]string, error) // ENOTFOUND when none
+	SaveConsent(ctx context.Context, userID uuid.UUID, clientID string, scopes []string, at time.Time) error
+	DeleteConsent(ctx context.Context, userID uuid.UUID, clientID string) (int, error)
+	ListConsents(ctx context.Context, userID uuid.UUID) ([]Consent, error)
+
 	// Password reset and invite tokens.
 	CreateResetToken(ctx context.Context, t *ResetToken) error
 	// VoidResetTokens makes every unused token of the user of kind ("" for

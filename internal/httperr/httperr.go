@@ -27,6 +27,13 @@ var codes = map[core.Code]Mapping{
 	core.ENOTFOUND:     {http.StatusNotFound, "not_found"},
 	core.ECONFLICT:     {http.StatusConflict, "conflict"},
 	core.EUNAVAILABLE:  {http.StatusServiceUnavailable, "temporarily_unavailable"},
+
+	core.EINVALIDCLIENT: {http.StatusUnauthorized, "invalid_client"},
+	core.EUNSUPPORTED:   {http.StatusBadRequest, "invalid_request"},
+	core.EINVALIDSCOPE:  {http.StatusBadRequest, "invalid_scope"},
+	core.ELOGINREQUIRED: {http.StatusBadRequest, "login_required"},
+	core.ECONSENT:       {http.StatusBadRequest, "consent_required"},
+	core.EACCESSDENIED:  {http.StatusForbidden, "access_denied"},
 }
 
 // Internal is what every other error becomes.

@@ -84,10 +84,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	h := w.Header()
-	switch m.Status {
-	case http.StatusUnauthorized:
+	switch {
+	case m.Error == "invalid_client":
+		// RFC 6749 5.2: a client that failed to authenticate is told how.
+		h.Set("WWW-Authenticate", `Basic realm="idp", charset="UTF-8"`)
+	case m.Status == http.StatusUnauthorized:
 		h.Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+	case m.Status == http.StatusTooManyRequests || m.Status == http.StatusServiceUnavailable:
 		h.Set("Retry-After", strconv.FormatInt(retryAfterSeconds(core.RetryAfter(err)), 10))
 	}
 	writeJSON(w, m.Status, errorBody{Error: m.Error, ErrorDescription: desc})

@@ -27,35 +27,66 @@ func newStaticDoc(v any) staticDoc {
 	return staticDoc{body: b, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
 }
 
-// discovery is the OpenID Provider metadata (CONTRACT 4.2). Only what we
-// implement is advertised: there is no authorization endpoint, so no
-// response type beyond what the token endpoint hands out.
+// discovery is the OpenID Provider metadata (OpenID Connect Discovery 1.0,
+// CONTRACT 7): every endpoint, and only what idp does.
 type discovery struct {
 	Issuer                            string   `json:"issuer"`
-	JWKSURI                           string   `json:"jwks_uri"`
+	AuthorizationEndpoint             string   `json:"authorization_endpoint"`
 	TokenEndpoint                     string   `json:"token_endpoint"`
 	UserinfoEndpoint                  string   `json:"userinfo_endpoint"`
-	GrantTypesSupported               []string `json:"grant_types_supported"`
+	JWKSURI                           string   `json:"jwks_uri"`
+	EndSessionEndpoint                string   `json:"end_session_endpoint"`
+	RevocationEndpoint                string   `json:"revocation_endpoint"`
+	IntrospectionEndpoint             string   `json:"introspection_endpoint"`
+	ScopesSupported                   []string `json:"scopes_supported"`
 	ResponseTypesSupported            []string `json:"response_types_supported"`
+	ResponseModesSupported            []string `json:"response_modes_supported"`
+	GrantTypesSupported               []string `json:"grant_types_supported"`
+	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported"`
 	SubjectTypesSupported             []string `json:"subject_types_supported"`
 	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
 	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+	RevocationEndpointAuthMethods     []string `json:"revocation_endpoint_auth_methods_supported"`
+	IntrospectionEndpointAuthMethods  []string `json:"introspection_endpoint_auth_methods_supported"`
 	ClaimsSupported                   []string `json:"claims_supported"`
+	PromptValuesSupported             []string `json:"prompt_values_supported"`
+	UILocalesSupported                []string `json:"ui_locales_supported"`
+	ClaimsParameterSupported          bool     `json:"claims_parameter_supported"`
+	RequestParameterSupported         bool     `json:"request_parameter_supported"`
+	RequestURIParameterSupported      bool     `json:"request_uri_parameter_supported"`
+	AuthorizationResponseISSSupported bool     `json:"authorization_response_iss_parameter_supported"`
+	BackchannelLogoutSupported        bool     `json:"backchannel_logout_supported"`
+	FrontchannelLogoutSupported       bool     `json:"frontchannel_logout_supported"`
 }
 
 func discoveryDocument(issuer string) discovery {
+	auth := []string{"client_secret_basic", "client_secret_post", "none"}
 	return discovery{
 		Issuer:                            issuer,
+		AuthorizationEndpoint:             issuer + "/oauth2/authorize",
+		TokenEndpoint:                     issuer + "/oauth2/token",
+		UserinfoEndpoint:                  issuer + "/oauth2/userinfo",
 		JWKSURI:                           issuer + "/.well-known/jwks.json",
-		TokenEndpoint:                     issuer + "/api/v1/auth/token",
-		UserinfoEndpoint:                  issuer + "/api/v1/auth/me",
-		GrantTypesSupported:               []string{"password", "refresh_token"},
-		ResponseTypesSupported:            []string{"token"},
+		EndSessionEndpoint:                issuer + "/oauth2/logout",
+		RevocationEndpoint:                issuer + "/oauth2/revoke",
+		IntrospectionEndpoint:             issuer + "/oauth2/introspect",
+		ScopesSupported:                   core.SupportedScopes,
+		ResponseTypesSupported:            []string{"code"},
+		ResponseModesSupported:            []string{"query"},
+		GrantTypesSupported:               []string{core.GrantAuthorizationCode, core.GrantRefreshToken},
+		CodeChallengeMethodsSupported:     []string{"S256"},
 		SubjectTypesSupported:             []string{"public"},
-		IDTokenSigningAlgValuesSupported:  []string{"EdDSA"},
-		TokenEndpointAuthMethodsSupported: []string{"none"},
-		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "sid",
-			"tenant_id", "roles", "email"},
+		IDTokenSigningAlgValuesSupported:  []string{core.AlgEdDSA, core.AlgRS256},
+		TokenEndpointAuthMethodsSupported: auth,
+		RevocationEndpointAuthMethods:     auth,
+		IntrospectionEndpointAuthMethods:  []string{"client_secret_basic", "client_secret_post"},
+		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "sid", "at_hash",
+			"name", "email", "email_verified", "tenant_id", "roles", "client_id", "scope", "pwd_change"},
+		PromptValuesSupported:             []string{"none", "login", "consent", "select_account"},
+		UILocalesSupported:                []string{"en", "de"},
+		RequestParameterSupported:         false,
+		RequestURIParameterSupported:      false,
+		AuthorizationResponseISSSupported: true,
 	}
 }
 

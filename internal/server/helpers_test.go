@@ -134,7 +134,7 @@ func newTestEnv(t testing.TB, adjust func(*core.Config, *server.Options)) *testE
 	if err != nil {
 		t.Fatal(err)
 	}
-	pages, err := web.New(web.Options{Browser: svcs.Browser, Users: svcs.Users, Resets: svcs.Resets, Renderer: renderer,
+	pages, err := web.New(web.Options{Browser: svcs.Browser, Users: svcs.Users, Resets: svcs.Resets, OAuth: svcs.OAuth, Renderer: renderer,
 		Issuer: issuer, Meta: server.RequestMeta, PasswordMinLength: cfg.PasswordMinLength, Logger: logger})
 	if err != nil {
 		t.Fatal(err)

@@ -181,10 +181,17 @@ func TestDiscovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]any{
-		"issuer":            "https://id.example.com",
-		"jwks_uri":          "https://id.example.com/.well-known/jwks.json",
-		"token_endpoint":    "https://id.example.com/api/v1/auth/token",
-		"userinfo_endpoint": "https://id.example.com/api/v1/auth/me",
+		"issuer":                          "https://id.example.com",
+		"jwks_uri":                        "https://id.example.com/.well-known/jwks.json",
+		"authorization_endpoint":          "https://id.example.com/oauth2/authorize",
+		"token_endpoint":                  "https://id.example.com/oauth2/token",
+		"userinfo_endpoint":               "https://id.example.com/oauth2/userinfo",
+		"end_session_endpoint":            "https://id.example.com/oauth2/logout",
+		"revocation_endpoint":             "https://id.example.com/oauth2/revoke",
+		"introspection_endpoint":          "https://id.example.com/oauth2/introspect",
+		"request_parameter_supported":     false,
+		"request_uri_parameter_supported": false,
+		"authorization_response_iss_parameter_supported": true,
 	}
 	for k, v := range want {
 		if doc[k] != v {
@@ -192,11 +199,13 @@ func TestDiscovery(t *testing.T) {
 		}
 	}
 	for k, v := range map[string]string{
-		"grant_types_supported":                 "password,refresh_token",
-		"response_types_supported":              "token",
+		"grant_types_supported":                 "authorization_code,refresh_token",
+		"response_types_supported":              "code",
+		"code_challenge_methods_supported":      "S256",
 		"subject_types_supported":               "public",
-		"id_token_signing_alg_values_supported": "EdDSA",
-		"token_endpoint_auth_methods_supported": "none",
+		"id_token_signing_alg_values_supported": "EdDSA,RS256",
+		"token_endpoint_auth_methods_supported": "client_secret_basic,client_secret_post,none",
+		"scopes_supported":                      "openid,profile,email,roles,offline_access",
 	} {
 		var got []string
 		for _, x := range doc[k].([]any) {

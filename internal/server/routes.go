@@ -20,8 +20,11 @@ func (s *Server) routes() {
 	m.Handle("POST /api/v1/auth/password/reset/initiate", s.handle(s.handleResetInitiate))
 	m.Handle("POST /api/v1/auth/password/reset/complete", s.handle(s.handleResetComplete))
 
-	m.Handle("GET /.well-known/jwks.json", s.handle(s.handleJWKS))
-	m.Handle("GET /.well-known/openid-configuration", s.handle(s.handleDiscovery))
+	m.Handle("GET /.well-known/jwks.json", s.cors(s.handle(s.handleJWKS)))
+	m.Handle("OPTIONS /.well-known/jwks.json", s.cors(nil))
+	m.Handle("GET /.well-known/openid-configuration", s.cors(s.handle(s.handleDiscovery)))
+	m.Handle("OPTIONS /.well-known/openid-configuration", s.cors(nil))
+	s.oauthRoutes()
 	m.Handle("GET /healthz", s.handle(s.handleHealthz))
 	m.Handle("GET /readyz", s.handle(s.handleReadyz))
 }

@@ -65,6 +65,7 @@ type Server struct {
 	handler   http.Handler
 	discovery staticDoc
 	hsts      bool
+	corsCache corsOrigins
 }
 
 // HTTP server limits. Our access tokens are under 8 KiB and the verifier

@@ -300,7 +300,7 @@ func TestSmoke(t *testing.T) {
 		wantStatus(t, r, http.StatusOK)
 		m := r.JSON(t)
 		if m["issuer"] != ts.URL || m["jwks_uri"] != ts.URL+"/.well-known/jwks.json" ||
-			m["token_endpoint"] != ts.URL+"/api/v1/auth/token" || m["userinfo_endpoint"] != ts.URL+"/api/v1/auth/me" {
+			m["token_endpoint"] != ts.URL+"/oauth2/token" || m["userinfo_endpoint"] != ts.URL+"/oauth2/userinfo" {
 			t.Fatalf("discovery %s", r.Body)
 		}
 		// The issuer of the tokens is the issuer of the document.

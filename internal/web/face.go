@@ -16,6 +16,7 @@ type Options struct {
 	Browser  *core.Browser
 	Users    *core.Users
 	Resets   *core.Resets
+	OAuth    *core.OAuth
 	Renderer *Renderer
 	// Issuer is the public base URL; its origin is trusted for
 	// cross-origin checks behind a proxy that rewrites Host.
@@ -93,6 +94,18 @@ func (f *Face) Mount(mux *http.ServeMux) {
 	mux.Handle("POST /account/signout-everywhere", f.post(f.signOutEverywhere))
 	mux.Handle("GET /logout", f.handle(f.logoutPage))
 	mux.Handle("POST /logout", f.post(f.logoutSubmit))
+	if f.opts.OAuth != nil {
+		mux.Handle("GET /oauth2/authorize", f.handle(f.authorize))
+		// A cross-site POST is how an app may send the request (OpenID
+		// Connect Core 3.1.2.1): it changes nothing by itself, so it is
+		// not behind the cross-origin check; consent and logout are.
+		mux.Handle("POST /oauth2/authorize", f.handle(f.authorize))
+		mux.Handle("GET /oauth2/authorize/resume", f.handle(f.authorizeResume))
+		mux.Handle("POST /oauth2/consent", f.post(f.consent))
+		mux.Handle("GET /oauth2/logout", f.handle(f.endSession))
+		mux.Handle("POST /oauth2/logout", f.post(f.endSession))
+		mux.Handle("POST /account/apps/revoke", f.post(f.revokeApp))
+	}
 	if f.opts.Renderer != nil {
 		mux.Handle("GET /static/", f.opts.Renderer.Static())
 	}

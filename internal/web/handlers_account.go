@@ -25,6 +25,8 @@ func (f *Face) accountPage(w http.ResponseWriter, r *http.Request) error {
 		alert = &Message{ID: msgPasswordChanged, Kind: "success"}
 	case "session_revoked":
 		alert = &Message{ID: msgSessionRevoked, Kind: "success"}
+	case "app_revoked":
+		alert = &Message{ID: msgAppRevoked, Kind: "success"}
 	}
 	return f.renderAccount(w, r, http.StatusOK, p, alert)
 }
@@ -62,10 +64,20 @@ func (f *Face) renderAccount(w http.ResponseWriter, r *http.Request, status int,
 	if roles == nil {
 		roles = []string{}
 	}
+	var apps []AppRow
+	if f.opts.OAuth != nil {
+		consents, err := f.opts.OAuth.Consents(r.Context(), *p)
+		if err != nil {
+			return err
+		}
+		for _, c := range consents {
+			apps = append(apps, AppRow{ClientID: c.ClientID, Name: c.ClientName, Scopes: c.Scopes, Granted: c.GrantedAt})
+		}
+	}
 	v := View{TitleID: msgTitleAccount, User: badge(p), Alert: alert,
 		CSRF: f.opts.Browser.FormToken(binding(w, r), p.Session.ID.String()),
 		Data: AccountPage{Email: p.User.Email, DisplayName: p.User.DisplayName, TenantName: p.User.TenantSlug,
-			Roles: roles, EmailVerified: p.User.EmailVerifiedAt != nil, CreatedAt: p.User.CreatedAt, Sessions: rows}}
+			Roles: roles, EmailVerified: p.User.EmailVerifiedAt != nil, CreatedAt: p.User.CreatedAt, Sessions: rows, Apps: apps}}
 	return f.render(w, r, status, PageAccount, v)
 }
 
@@ -129,7 +141,7 @@ func (f *Face) logoutPage(w http.ResponseWriter, r *http.Request) error {
 			Data: MessagePage{BodyID: msgSignedOut, LinkURL: "/login", LinkLabel: msgLinkSignIn}})
 	}
 	v := View{TitleID: msgTitleLogout, User: badge(p), CSRF: f.opts.Browser.FormToken(binding(w, r), p.Session.ID.String()),
-		Data: LogoutPage{}}
+		Data: LogoutPage{Action: "/logout"}}
 	return f.render(w, r, http.StatusOK, PageLogout, v)
 }
 

@@ -60,7 +60,9 @@ func (f *Face) loginPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if p != nil && p.User.TenantSlug == flow.Tenant {
+	// prompt=login (an app asking for fresh credentials) shows the form
+	// to a signed-in browser too.
+	if p != nil && p.User.TenantSlug == flow.Tenant && q.Get("prompt") != "login" {
 		redirect(w, r, afterSignIn(p, flow.ReturnTo))
 		return nil
 	}

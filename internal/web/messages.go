@@ -48,4 +48,8 @@ const (
 	msgResetMissing        = "password_reset.missing"
 	msgMustChange          = "password_change.forced"
 	msgLinkSignIn          = "link.sign_in"
+	msgTitleConsent        = "consent.title"
+	msgBadClient           = "error.bad_client" // unknown client or redirect_uri: no redirect
+	msgBadLogout           = "error.bad_logout" // a logout request that can't be trusted
+	msgAppRevoked          = "account.app_revoked"
 )

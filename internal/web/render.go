@@ -20,10 +20,6 @@ import (
 	"github.com/idp-dev/idp/web"
 )
 
-// PageConsent is the OpenID Connect consent page (web/templates/consent.html),
-// rendered with a ConsentPage.
-const PageConsent = "consent"
-
 // pageNames are the templates a Renderer must have, one per page.
 var pageNames = []string{
 	PageLogin, PagePasswordChange, PageForgot, PageReset, PageAccount,

@@ -412,7 +412,8 @@ func TestFormsAndFields(t *testing.T) {
 		"/account/signout-everywhere": {"csrf"},
 		"/account/apps/revoke":        {"csrf", "client"},
 		"/logout":                     {"csrf"},
-		"/oauth2/authorize":           {"csrf", "flow", "decision"},
+		"/oauth2/consent":             {"csrf", "request", "decision"},
+		"/oauth2/logout":              {"csrf", "request"},
 	}
 	seen := map[string]bool{}
 	for _, s := range Samples(testNow) {

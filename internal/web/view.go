@@ -81,6 +81,7 @@ const (
 	PageLogout         = "logout"
 	PageError          = "error"
 	PageMessage        = "message"
+	PageConsent        = "consent"
 )
 
 // Form field names the handlers read. Labels and button texts are the
@@ -175,8 +176,14 @@ type AppRow struct {
 }
 
 // LogoutPage is PageLogout: the confirm page of GET /logout, a form
-// POST /logout with FieldCSRF and the "Sign out" button.
-type LogoutPage struct{}
+// posting to Action (/logout, or /oauth2/logout when an app asked to sign
+// the browser out) with FieldCSRF, "request" when Request is set, and the
+// "Sign out" button.
+type LogoutPage struct {
+	Action     string
+	Request    string // hidden field of an app's logout request
+	ClientName string // the app that asked, if any
+}
 
 // ErrorPage is PageError: TitleID and Alert say what went wrong.
 type ErrorPage struct {
@@ -195,16 +202,13 @@ type MessagePage struct {
 	LinkLabel string // catalogue ID
 }
 
-// ConsentPage is PageConsent (added with the pages' templates; the OpenID
-// Connect provider fills it): POST /oauth2/authorize with FieldCSRF,
-// FieldFlow and FieldDecision, "allow" or "deny" (the two buttons).
+// ConsentPage is PageConsent: a third-party app asks for access. Its form
+// POST /oauth2/consent carries FieldCSRF, "request" and the button pressed:
+// "decision" = "allow" (button "Allow") or "deny" (button "Deny").
 type ConsentPage struct {
-	Flow       string
+	Request    string // hidden field value
 	ClientName string
-	// Scopes are scope names ("openid", "email", ...); the page says each
-	// in plain words (catalogue IDs "scope.<name>", "scope.other" for the rest).
+	// Scopes are the scopes asked for; the template says each in plain
+	// words (catalogue "scope.<name>").
 	Scopes []string
 }
-
-// FieldDecision is the consent page's button value.
-const FieldDecision = "decision"

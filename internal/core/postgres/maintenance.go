@@ -84,6 +84,13 @@ var pruneQueries = map[string]pruneQuery{
 			gone AS (DELETE FROM browser_sessions WHERE id IN (SELECT id FROM doomed) RETURNING 1)
 			SELECT count(*) FROM gone`,
 	},
+	core.PruneOAuthCodes: {
+		tables: []string{"oauth_codes"},
+		count:  `SELECT count(*) FROM oauth_codes WHERE expires_at < $1`,
+		remove: `WITH gone AS (DELETE FROM oauth_codes WHERE hash IN (
+				SELECT hash FROM oauth_codes WHERE expires_at < $1 ORDER BY expires_at LIMIT $2) RETURNING 1)
+			SELECT count(*) FROM gone`,
+	},
 	core.PruneSourceLocks: {
 		tables: []string{"source_locks"},
 		count:  `SELECT count(*) FROM login_source_locks WHERE locked_until < $1`,

@@ -26,6 +26,9 @@ type sessionRow struct {
 	UserAgent     string        `db:"s_user_agent"`
 	ClientID      string        `db:"s_client_id"`
 	BrowserID     uuid.NullUUID `db:"s_browser_session_id"`
+	ClientBound   bool          `db:"s_client_bound"`
+	Scope         string        `db:"s_scope"`
+	AuthTime      sql.NullTime  `db:"s_auth_time"`
 }
 
 const sessionCols = `s.id AS s_id, s.user_id AS s_user_id, s.tenant_id AS s_tenant_id,
@@ -33,7 +36,8 @@ const sessionCols = `s.id AS s_id, s.user_id AS s_user_id, s.tenant_id AS s_tena
 	s.idle_expires_at AS s_idle_expires_at, s.last_used_at AS s_last_used_at,
 	s.revoked_at AS s_revoked_at, COALESCE(s.revoked_reason, '') AS s_revoked_reason,
 	s.client_ip AS s_client_ip, s.user_agent AS s_user_agent, s.client_id AS s_client_id,
-	s.browser_session_id AS s_browser_session_id`
+	s.browser_session_id AS s_browser_session_id, s.client_bound AS s_client_bound, s.scope AS s_scope,
+	s.auth_time AS s_auth_time`
 
 func (r sessionRow) session() core.Session {
 	return core.Session{
@@ -51,6 +55,9 @@ func (r sessionRow) session() core.Session {
 		ClientID:      r.ClientID,
 
 		BrowserSessionID: uuidPtr(r.BrowserID),
+		ClientBound:      r.ClientBound,
+		Scope:            r.Scope,
+		AuthTime:         timePtr(r.AuthTime),
 	}
 }
 
@@ -90,13 +97,13 @@ func (q queries) CreateSession(ctx context.Context, s *core.Session) error {
 	err := q.get(ctx, "session", &r, `
 		INSERT INTO sessions AS s (id, user_id, tenant_id, created_at, expires_at,
 			idle_expires_at, last_used_at, revoked_at, revoked_reason,
-			client_ip, user_agent, client_id, browser_session_id)
+			client_ip, user_agent, client_id, browser_session_id, client_bound, scope, auth_time)
 		VALUES ($1, $2, $3, COALESCE($4, now()), $5, $6, COALESCE($7, $4, now()),
-			$8, NULLIF($9, ''), $10, $11, $12, $13)
+			$8, NULLIF($9, ''), $10, $11, $12, $13, $14, $15, $16)
 		RETURNING `+sessionCols,
 		s.ID, s.UserID, s.TenantID, nullTime(s.CreatedAt), s.ExpiresAt,
 		s.IdleExpiresAt, nullTime(s.LastUsedAt), s.RevokedAt, s.RevokedReason,
-		s.ClientIP, s.UserAgent, s.ClientID, s.BrowserSessionID)
+		s.ClientIP, s.UserAgent, s.ClientID, s.BrowserSessionID, s.ClientBound, s.Scope, s.AuthTime)
 	if err != nil {
 		return err
 	}
