@@ -907,7 +907,10 @@ func TestTokenEndpointClientAuthentication(t *testing.T) {
 	}{
 		{"no credentials", func(*http.Request, url.Values) {}},
 		{"wrong secret basic", func(r *http.Request, _ url.Values) { r.SetBasicAuth(e.rp.ClientID, "wrong") }},
-		{"wrong secret post", func(_ *http.Request, f url.Values) { f.Set("client_id", e.rp.ClientID); f.Set("client_secret", "wrong") }},
+		{"wrong secret post", func(_ *http.Request, f url.Values) {
+			f.Set("client_id", e.rp.ClientID)
+			f.Set("client_secret", "wrong")
+		}},
 		{"confidential as public", func(_ *http.Request, f url.Values) { f.Set("client_id", e.rp.ClientID) }},
 		{"unknown client", func(r *http.Request, _ url.Values) { r.SetBasicAuth("nobody", "x") }},
 		{"another client's secret", func(r *http.Request, _ url.Values) { r.SetBasicAuth(e.rp.ClientID, e.third.ClientSecret) }},
