@@ -46,7 +46,7 @@ func TestBrowser(t *testing.T) {
 	// One user per scenario, so that one's lockout or sessions can't
 	// change another's outcome.
 	users := map[string]string{}
-	for _, name := range []string{"signin", "remember", "wrong", "reset", "revoke", "signout", "csrf", "returnto", "victim", "https", "pages"} {
+	for _, name := range []string{"signin", "remember", "wrong", "reset", "revoke", "signout", "csrf", "returnto", "victim", "https", "pages", "consent"} {
 		users[name] = name + "@example.com"
 		e.createUser(users[name])
 	}
@@ -72,6 +72,17 @@ func TestBrowser(t *testing.T) {
 		"IDP_HTTP_TLS_CERT_FILE", certFile),
 		"IDP_HTTP_TLS_KEY_FILE", keyFile))
 
+	// A third-party app, for the consent page: the browser test listens on
+	// its redirect URI's port.
+	var client struct {
+		ClientID string `json:"client_id"`
+	}
+	appRedirect := fmt.Sprintf("http://127.0.0.1:%d/callback", testenv.FreePort(t))
+	if err := json.Unmarshal([]byte(e.mustRun("", "clients", "create", "--name", "Team Wiki", "--public",
+		"--redirect-uri", appRedirect, "--output", "json")), &client); err != nil || client.ClientID == "" {
+		t.Fatalf("clients create: %v", err)
+	}
+
 	renderer, err := web.NewRenderer(web.RenderOptions{Strict: true})
 	if err != nil {
 		t.Fatal(err)
@@ -87,6 +98,7 @@ func TestBrowser(t *testing.T) {
 		"users":    users,
 		"admin":    map[string]string{"email": seed.Email, "password": seed.Password},
 		"lockout":  map[string]int{"maxAttempts": 3, "accountMaxAttempts": 8},
+		"app":      map[string]string{"clientId": client.ClientID, "redirectUri": appRedirect},
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

@@ -34,7 +34,7 @@ func Samples(now time.Time) []Sample {
 		Sessions: []SessionRow{
 			{ID: "0b8c3c8e-1d34-4e0b-9a51-3f1f6a3c1a01", Kind: "browser", Device: "Firefox on Linux", IP: "203.0.113.24", Created: now.Add(-3 * time.Hour), LastUsed: now.Add(-20 * time.Second), Current: true},
 			{ID: "5d1f2a7b-6a0e-4f55-8c0e-2b7f9e3d4c02", Kind: "browser", Device: "Safari on iOS", IP: "198.51.100.7", Created: now.Add(-50 * time.Hour), LastUsed: now.Add(-5 * time.Minute)},
-			{ID: "9e4a6b1c-3f2d-4a8e-b7c6-1d0e5f4a3b03", Kind: "app", ClientID: "billing-cli", IP: "2001:db8:85a3::8a2e:370:7334", Created: now.AddDate(0, 0, -9), LastUsed: now.Add(-26 * time.Hour)},
+			{ID: "9e4a6b1c-3f2d-4a8e-b7c6-1d0e5f4a3b03", Kind: "app", ClientID: "pUdSSWbiwpzMnQi0JWnRSg", IP: "2001:db8:85a3::8a2e:370:7334", Created: now.AddDate(0, 0, -9), LastUsed: now.Add(-26 * time.Hour)},
 			{ID: "c7d8e9f0-a1b2-4c3d-8e5f-6a7b8c9d0e04", Kind: "browser", IP: "192.0.2.55", Created: now.AddDate(0, -2, 0), LastUsed: now.AddDate(0, 0, -40)},
 		},
 	}

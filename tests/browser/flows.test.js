@@ -6,6 +6,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
+import { createHash, randomBytes } from "node:crypto";
 import { launch, watch, axe, shootAll, env, mails, waitForMail } from "./lib.js";
 
 const fx = JSON.parse(env("IDP_BROWSER_FIXTURE"));
@@ -460,5 +461,71 @@ test("the pages in German, chosen by Accept-Language and by ui_locales", async (
   await page.goto(base + "/password/forgot?ui_locales=fr+de");
   assert.equal(await page.getByRole("button", { name: "Link senden" }).count(), 1);
   await check(page, "password_forgot-de");
+  await ctx.close();
+});
+
+test("an app's sign-in: the consent page, Allow, the code; the app on the account page, removed; Deny", async (t) => {
+  const ctx = await chrome.newContext();
+  const { page, problems } = await open(ctx);
+  // The app's callback: a server on the registered redirect URI's port.
+  const landed = [];
+  const redirect = new URL(fx.app.redirectUri);
+  const app = http.createServer((req, res) => {
+    landed.push(new URL(req.url, redirect));
+    res.writeHead(200, { "Content-Type": "text/html" }).end("<!doctype html><title>app</title><p>back in the app</p>");
+  });
+  await new Promise((r) => app.listen(+redirect.port, redirect.hostname, r));
+  t.after(() => new Promise((r) => app.close(r)));
+  const authorize = (state) => {
+    const verifier = randomBytes(32).toString("base64url");
+    const challenge = createHash("sha256").update(verifier).digest("base64url");
+    const q = new URLSearchParams({ response_type: "code", client_id: fx.app.clientId, redirect_uri: fx.app.redirectUri,
+      scope: "openid profile email", state, code_challenge: challenge, code_challenge_method: "S256" });
+    return { url: `${base}/oauth2/authorize?${q}`, verifier };
+  };
+
+  const first = authorize("s1");
+  await page.goto(first.url);
+  assert.equal(new URL(page.url()).pathname, "/login");
+  await fillSignIn(page, fx.users.consent, fx.password);
+  await Promise.all([page.waitForEvent("framenavigated"), page.getByRole("button", { name: "Sign in" }).click()]);
+  await page.waitForLoadState();
+  assert.equal(await page.locator("h1").innerText(), "Allow access?");
+  const text = await page.locator("main").innerText();
+  assert.match(text, /Team Wiki wants to use your account/);
+  assert.match(text, /See your email address/);
+  await check(page, "consent");
+  await page.getByRole("button", { name: "Allow", exact: true }).click();
+  await page.waitForURL((u) => u.href.startsWith(fx.app.redirectUri));
+  const cb = landed.at(-1);
+  assert.equal(cb.searchParams.get("state"), "s1");
+  assert.ok(cb.searchParams.get("code"), `no code: ${cb}`);
+  const token = await fetch(base + "/oauth2/token", {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ grant_type: "authorization_code", code: cb.searchParams.get("code"), redirect_uri: fx.app.redirectUri,
+      client_id: fx.app.clientId, code_verifier: first.verifier }),
+  });
+  assert.equal(token.status, 200, await token.clone().text());
+  assert.ok((await token.json()).id_token);
+
+  await page.goto(base + "/account");
+  const apps = page.locator("section", { has: page.getByRole("heading", { name: "Apps with access" }) });
+  assert.match(await apps.innerText(), /Team Wiki/);
+  await check(page, "account-apps");
+  await apps.getByRole("button", { name: "Remove access" }).click();
+  await page.waitForURL(/\/account/);
+  assert.match(await page.locator("#notice").innerText(), /no longer has access/);
+  assert.match(await apps.innerText(), /No app has access/);
+
+  // Access removed: the app asks again, and this time the answer is no.
+  const second = authorize("s2");
+  await page.goto(second.url);
+  assert.equal(await page.locator("h1").innerText(), "Allow access?");
+  await page.getByRole("button", { name: "Deny", exact: true }).click();
+  await page.waitForURL((u) => u.href.startsWith(fx.app.redirectUri));
+  assert.equal(landed.at(-1).searchParams.get("error"), "access_denied");
+  assert.equal(landed.at(-1).searchParams.get("state"), "s2");
+  assert.deepEqual(problems, []);
   await ctx.close();
 });

@@ -4,7 +4,7 @@
 // 390 px, light and dark, under var/screenshots/preview-*.png.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { launch, watch, axe, shootAll, env } from "./lib.js";
+import { launch, watch, axe, shootAll, env, assertNoSidewaysScroll } from "./lib.js";
 
 const base = env("IDP_PREVIEW_URL");
 let browser, page;
@@ -39,8 +39,7 @@ test("preview pages: axe, CSP, 320 px, screenshots", async (t) => {
         } else {
           // German words are longer: 320 px must still hold.
           await page.setViewportSize({ width: 320, height: 640 });
-          const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-          assert.equal(overflow, 0, `${name} (de): ${overflow}px of horizontal scroll at 320px`);
+          await assertNoSidewaysScroll(page, `${name} (de)`);
           await page.setViewportSize({ width: 1280, height: 900 });
         }
         assert.deepEqual(problems, [], `${name}: problems in the page`);

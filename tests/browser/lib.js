@@ -85,8 +85,7 @@ export async function shootAll(page, name) {
     }
   }
   await page.setViewportSize({ width: 320, height: 640 });
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-  assert.equal(overflow, 0, `${name}: ${overflow}px of horizontal scroll at 320px`);
+  await assertNoSidewaysScroll(page, name);
   await page.emulateMedia({ colorScheme: "light" });
   await page.setViewportSize({ width: 1280, height: 900 });
 }
@@ -107,4 +106,19 @@ export async function waitForMail(file, match, after = 0, timeoutMs = 15000) {
     if (Date.now() > deadline) throw new Error(`no matching mail in ${file} after ${timeoutMs}ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+// assertNoSidewaysScroll fails when the page is wider than the viewport,
+// naming the elements that stick out.
+export async function assertNoSidewaysScroll(page, name) {
+  const { overflow, offenders } = await page.evaluate(() => {
+    const w = document.documentElement.clientWidth;
+    const out = [];
+    for (const el of document.querySelectorAll("body *")) {
+      const r = el.getBoundingClientRect();
+      if (r.right > w + 0.5 && r.width > 0) out.push(`${el.tagName.toLowerCase()}${el.id ? "#" + el.id : ""}.${[...el.classList].join(".")} (right ${Math.round(r.right)})`);
+    }
+    return { overflow: document.documentElement.scrollWidth - w, offenders: out.slice(0, 8) };
+  });
+  assert.equal(overflow, 0, `${name}: ${overflow}px of horizontal scroll at ${page.viewportSize().width}px: ${offenders.join(", ")}`);
 }
