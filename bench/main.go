@@ -1,6 +1,7 @@
 // Command bench measures idp on this machine (`make bench`): it starts its
 // own PostgreSQL, Redis and `idp serve`, runs the scenarios of issue 6
-// (login, isolation, refresh, /me, JWKS and discovery, timing oracle) and
+// (login, isolation, refresh, /me, JWKS and discovery, timing oracle), the
+// OpenID Connect code flow of issue 11 (S6) and
 // the verify package of issue 12 (throughput, unknown-kid refetches),
 // each beside a baseline measured in the same run, and prints one table.
 // The same figures go to bench/out/results.json (and results.md).
@@ -66,14 +67,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.runs, "runs", 0, "repetitions of each scenario (default 3, or 1 with -quick)")
 	fs.BoolVar(&o.scale, "scale", false, "million-user run (make bench-scale): S1, S3 and S4 on the small data set, then again beside -scale-users generated users")
 	fs.IntVar(&o.scaleUsers, "scale-users", 1_000_000, "users to generate with -scale (3 sessions and 10 refresh tokens each)")
-	fs.StringVar(&o.only, "only", "", "comma-separated subset of s1,s2,s3,s4 (S4 and S5 run together),verify,oracle,reset; for experiments")
+	fs.StringVar(&o.only, "only", "", "comma-separated subset of s1,s2,s3,s4 (S4 and S5 run together),s6 (code flow),verify,oracle,reset; for experiments")
 	fs.Var(&o.env, "env", "KEY=VALUE added to the environment of every idp process, for experiments\n(e.g. -env GOMAXPROCS=3 -env IDP_SECURITY_MAX_CONCURRENT_HASHES=1); repeatable")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	for _, name := range strings.Split(o.only, ",") {
-		if name != "" && !slices.Contains([]string{"s1", "s2", "s3", "s4", "verify", "oracle", "reset"}, name) {
-			return o, fmt.Errorf("-only: unknown scenario %q (want s1, s2, s3, s4, verify, oracle or reset)", name)
+		if name != "" && !slices.Contains([]string{"s1", "s2", "s3", "s4", "s6", "verify", "oracle", "reset"}, name) {
+			return o, fmt.Errorf("-only: unknown scenario %q (want s1, s2, s3, s4, s6, verify, oracle or reset)", name)
 		}
 	}
 	if o.users < 32 {
@@ -135,6 +136,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"IDP_LOCKOUT_MAX_ATTEMPTS":         "1000", // S1's wrong passwords must not lock the bench users
 		"IDP_LOCKOUT_ACCOUNT_MAX_ATTEMPTS": "100000",
 		"IDP_MAIL_FILE_PATH":               filepath.Join(tmp, "mail.jsonl"),
+		// S6 prepares codes ahead of its exchange-only runs.
+		"IDP_OIDC_CODE_TTL": "10m",
 	}}
 	for _, kv := range o.env {
 		k, v, _ := strings.Cut(kv, "=")
