@@ -354,7 +354,7 @@ func (e *opEnv) idToken(t *testing.T, req authRequest, tk tokens) (jose.Header, 
 	if tk.IDToken == "" {
 		t.Fatal("no id_token")
 	}
-	jws, err := jose.ParseSigned(tk.IDToken, []jose.SignatureAlgorithm{jose.EdDSA, jose.RS256})
+	jws, err := jose.ParseSignedCompact(tk.IDToken, []jose.SignatureAlgorithm{jose.EdDSA, jose.RS256})
 	if err != nil {
 		t.Fatalf("id_token: %v", err)
 	}
@@ -1040,6 +1040,9 @@ func TestConsentForThirdPartyClients(t *testing.T) {
 	b := e.browser(t)
 	req := request(e.third, set("scope", "openid email"))
 	p, cb := b.authorize(req)
+	if cb != nil {
+		t.Fatal("a signed-out browser went back to the client")
+	}
 	p, cb = b.signInThrough(p)
 	if cb != nil {
 		t.Fatal("a third-party client got a code without consent")
