@@ -172,9 +172,13 @@ func (f *Face) logoutSubmit(w http.ResponseWriter, r *http.Request) error {
 // signedOut drops the session cookie and asks the browser to clear every
 // cookie of this site (the device cookie too: after a sign-out this
 // browser proves no earlier success any more).
+// signedOut ends the session cookie and tells the browser to drop cached
+// pages. Not "cookies": that would also remove the device cookie, and with
+// it this browser's own lockout budget (docs/auth/idp.md, "Lockout"), so
+// an owner who signs out would share the budget an attacker exhausts.
 func signedOut(w http.ResponseWriter) {
 	clearCookie(w, cookieSession)
-	w.Header().Set("Clear-Site-Data", `"cookies"`)
+	w.Header().Set("Clear-Site-Data", `"cache", "storage"`)
 }
 
 func first(vs []string) string {

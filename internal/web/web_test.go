@@ -381,12 +381,24 @@ func TestAccountRevokeAndSignOut(t *testing.T) {
 	if _, err := e.env.Services.Sessions.Refresh(ctx, api.RefreshToken, core.Meta{}); core.ErrorCode(err) != core.EDENIED {
 		t.Fatalf("refresh of the revoked session: %v, want invalid_grant", err)
 	}
-	// Sign out: the cookie is gone, the browser is told to clear cookies,
-	// and the account page sends it to sign in again.
+	// Sign out: the session cookie is gone, the browser is told to drop
+	// cached pages, and the account page sends it to sign in again. The
+	// device cookie stays: it is the browser's own lockout budget.
 	res := b.submit(b.get("/account"), "/logout", nil)
 	wantRedirect(t, res, "/login?signed_out=1")
-	if res.Header.Get("Clear-Site-Data") != `"cookies"` {
-		t.Errorf("Clear-Site-Data %q", res.Header.Get("Clear-Site-Data"))
+	if got := res.Header.Get("Clear-Site-Data"); got != `"cache", "storage"` {
+		t.Errorf("Clear-Site-Data %q", got)
+	}
+	for _, c := range res.Cookies() {
+		if c.Name == "__Host-idp_device" {
+			t.Errorf("sign-out touches the device cookie: %v", c)
+		}
+	}
+	if _, ok := b.cookies["__Host-idp_session"]; ok {
+		t.Error("the session cookie survived sign-out")
+	}
+	if _, ok := b.cookies["__Host-idp_device"]; !ok {
+		t.Error("the device cookie is gone after sign-out")
 	}
 	wantRedirect(t, b.get("/account"), "/login")
 	// GET /logout only asks.
