@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 const (
@@ -192,6 +194,29 @@ func TestLoadConfigExampleFile(t *testing.T) {
 	if _, err := load(t, string(example), getenv(nil,
 		"IDP_SECURITY_PEPPER", testPepper, "IDP_KEYS_ENCRYPTION_KEY", testKey)); err != nil {
 		t.Fatalf("example config: %v", err)
+	}
+	// ...and every key is in it.
+	var doc map[string]any
+	if err := yaml.Unmarshal(example, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for key := range defaults {
+		var node any = doc
+		for part := range strings.SplitSeq(key, ".") {
+			m, ok := node.(map[string]any)
+			if !ok {
+				node = nil
+				break
+			}
+			node, ok = m[part]
+			if !ok {
+				node = nil
+				break
+			}
+		}
+		if node == nil {
+			t.Errorf("config/idp.example.yaml lacks %s", key)
+		}
 	}
 }
 

@@ -10,15 +10,18 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/idp-dev/idp/internal/core"
@@ -26,9 +29,14 @@ import (
 	"github.com/idp-dev/idp/internal/testenv"
 )
 
+// registerHTML lets the validator read the hosted pages' HTML answers as
+// strings (kin-openapi decodes only the media types registered).
+var registerHTML sync.Once
+
 // loadOpenAPI loads and validates docs/openapi.yaml.
 func loadOpenAPI(t *testing.T) *openapi3.T {
 	t.Helper()
+	registerHTML.Do(func() { openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder) })
 	path := filepath.Join(testenv.RepoRoot(t), "docs", "openapi.yaml")
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("docs/openapi.yaml: %v", err)
@@ -53,6 +61,13 @@ func TestOpenAPIDocument(t *testing.T) {
 		{"POST", tokenURL}, {"POST", refreshURL}, {"POST", logoutURL}, {"GET", meURL},
 		{"POST", registerURL}, {"POST", changeURL}, {"POST", initiateURL}, {"POST", completeURL},
 		{"GET", jwksURL}, {"GET", discoURL}, {"GET", "/healthz"}, {"GET", "/readyz"},
+		// CONTRACT 7: the OpenID Connect provider, browser and back channel.
+		{"GET", authorizeURL}, {"POST", authorizeURL}, {"GET", authorizeURL + "/resume"}, {"POST", consentURL},
+		{"POST", oauthTokenURL}, {"GET", userinfoURL}, {"POST", userinfoURL}, {"POST", revokeURL},
+		{"POST", introspectURL}, {"GET", endSessionURL}, {"POST", endSessionURL}, {"POST", "/account/apps/revoke"},
+		// CORS preflights of the endpoints browsers may call.
+		{"OPTIONS", oauthTokenURL}, {"OPTIONS", userinfoURL}, {"OPTIONS", revokeURL}, {"OPTIONS", jwksURL},
+		{"OPTIONS", discoURL},
 	} {
 		item := doc.Paths.Find(ep.path)
 		if item == nil || item.GetOperation(ep.method) == nil {
@@ -64,7 +79,9 @@ func TestOpenAPIDocument(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, code := range []string{"invalid_request", "invalid_grant", "invalid_token", "forbidden", "weak_password",
-		"too_many_attempts", "temporarily_unavailable", "conflict", "unsupported_grant_type", "server_error"} {
+		"too_many_attempts", "temporarily_unavailable", "conflict", "unsupported_grant_type", "server_error",
+		"invalid_client", "unauthorized_client", "invalid_scope", "unsupported_response_type", "login_required",
+		"consent_required", "access_denied", "request_not_supported", "request_uri_not_supported"} {
 		if !bytes.Contains(raw, []byte(code)) {
 			t.Errorf("error code %q is not in the document", code)
 		}
@@ -161,62 +178,9 @@ func TestOpenAPIResponses(t *testing.T) {
 			body: fmt.Sprintf(`{"email":"n%d@example.com"}`, i), header: []string{"X-Forwarded-For", "203.0.113.5"}, status: status})
 	}
 
-	check := func(e exchange) {
-		t.Helper()
-		ctype := e.ctype
-		if ctype == "" && e.body != "" {
-			ctype = "application/json"
-		}
-		newReq := func() *http.Request {
-			var body io.Reader
-			if e.body != "" {
-				body = strings.NewReader(e.body)
-			}
-			req, err := http.NewRequestWithContext(ctx, e.method, ts.URL+e.path, body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ctype != "" {
-				req.Header.Set("Content-Type", ctype)
-			}
-			for i := 0; i+1 < len(e.header); i += 2 {
-				req.Header.Set(e.header[i], e.header[i+1])
-			}
-			return req
-		}
-		r, err := sendRaw(ts, newReq())
-		if err != nil {
-			t.Fatalf("%s: %v", e.name, err)
-		}
-		if r.StatusCode != e.status {
-			t.Errorf("%s: %s %s answered %d, want %d: %s", e.name, e.method, e.path, r.StatusCode, e.status, r.Body)
-			return
-		}
-		req := newReq()
-		route, params, err := router.FindRoute(req)
-		if err != nil {
-			t.Errorf("%s: %s %s is not in the document: %v", e.name, e.method, e.path, err)
-			return
-		}
-		opts := &openapi3filter.Options{
-			AuthenticationFunc:    openapi3filter.NoopAuthenticationFunc,
-			IncludeResponseStatus: true,
-			MultiError:            true,
-		}
-		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: opts}
-		if e.validRequest {
-			if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
-				t.Errorf("%s: the document refuses a request the server accepts:\n%s\n%v", e.name, e.body, err)
-			}
-		}
-		out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: r.StatusCode, Header: r.Header, Options: opts}
-		out.SetBodyBytes(r.Body)
-		if err := openapi3filter.ValidateResponse(ctx, out); err != nil {
-			t.Errorf("%s: %s %s -> %d does not match the document:\nbody %s\n%v", e.name, e.method, e.path, r.StatusCode, truncateForLog(r.Body), err)
-		}
-	}
+	chk := newOpenAPIChecker(t, doc, ts)
 	for _, e := range exchanges {
-		check(e)
+		chk.check(t, e)
 	}
 
 	// Controls: the validator does reject responses the document doesn't
@@ -260,8 +224,8 @@ func TestOpenAPIResponses(t *testing.T) {
 
 	// Unavailable: Redis down gives 503 on login and readyz.
 	env.Redis.Stop()
-	check(exchange{name: "login unavailable", method: "POST", path: tokenURL, body: `{"email":"` + testUser + `","password":"x"}`, status: 503, validRequest: true})
-	check(exchange{name: "readyz unavailable", method: "GET", path: "/readyz", status: 503, validRequest: true})
+	chk.check(t, exchange{name: "login unavailable", method: "POST", path: tokenURL, body: `{"email":"` + testUser + `","password":"x"}`, status: 503, validRequest: true})
+	chk.check(t, exchange{name: "readyz unavailable", method: "GET", path: "/readyz", status: 503, validRequest: true})
 }
 
 func truncateForLog(b []byte) string {
@@ -269,4 +233,91 @@ func truncateForLog(b []byte) string {
 		return string(b[:300]) + "..."
 	}
 	return string(b)
+}
+
+// openAPIChecker sends real requests to a test server and validates each
+// request and response against the document.
+type openAPIChecker struct {
+	doc    *openapi3.T
+	router routers.Router
+	ts     *httptest.Server
+	// client doesn't follow redirects: the browser endpoints' answers are
+	// redirects, and they are what the document describes.
+	client *http.Client
+}
+
+func newOpenAPIChecker(t *testing.T, doc *openapi3.T, ts *httptest.Server) *openAPIChecker {
+	t.Helper()
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		t.Fatalf("router: %v", err)
+	}
+	client := &http.Client{Transport: ts.Client().Transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return &openAPIChecker{doc: doc, router: router, ts: ts, client: client}
+}
+
+// check sends e, wants its status, and validates the response (and, for
+// e.validRequest, the request) against the document.
+func (c *openAPIChecker) check(t *testing.T, e exchange) response {
+	t.Helper()
+	ctx := context.Background()
+	ctype := e.ctype
+	if ctype == "" && e.body != "" {
+		ctype = "application/json"
+	}
+	newReq := func() *http.Request {
+		var body io.Reader
+		if e.body != "" {
+			body = strings.NewReader(e.body)
+		}
+		req, err := http.NewRequestWithContext(ctx, e.method, c.ts.URL+e.path, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ctype != "" {
+			req.Header.Set("Content-Type", ctype)
+		}
+		for i := 0; i+1 < len(e.header); i += 2 {
+			req.Header.Set(e.header[i], e.header[i+1])
+		}
+		return req
+	}
+	resp, err := c.client.Do(newReq())
+	if err != nil {
+		t.Fatalf("%s: %v", e.name, err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatalf("%s: read body: %v", e.name, err)
+	}
+	r := response{Response: resp, Body: body}
+	if r.StatusCode != e.status {
+		t.Errorf("%s: %s %s answered %d, want %d: %s", e.name, e.method, e.path, r.StatusCode, e.status, truncateForLog(r.Body))
+		return r
+	}
+	req := newReq()
+	route, params, err := c.router.FindRoute(req)
+	if err != nil {
+		t.Errorf("%s: %s %s is not in the document: %v", e.name, e.method, e.path, err)
+		return r
+	}
+	opts := &openapi3filter.Options{
+		AuthenticationFunc:    openapi3filter.NoopAuthenticationFunc,
+		IncludeResponseStatus: true,
+		MultiError:            true,
+	}
+	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: opts}
+	if e.validRequest {
+		if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
+			t.Errorf("%s: the document refuses a request the server accepts:\n%s\n%v", e.name, e.body, err)
+		}
+	}
+	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: r.StatusCode, Header: r.Header, Options: opts}
+	out.SetBodyBytes(r.Body)
+	if err := openapi3filter.ValidateResponse(ctx, out); err != nil {
+		t.Errorf("%s: %s %s -> %d does not match the document:\nbody %s\n%v", e.name, e.method, e.path, r.StatusCode, truncateForLog(r.Body), err)
+	}
+	return r
 }
