@@ -15,7 +15,6 @@ func init() { extraCommands = append(extraCommands, newClientsCmd) }
 type clientFlags struct {
 	name, tenant, idTokenAlg            string
 	redirects, postLogout, scopes, cors []string
-	grants                              []string
 	public, firstParty, noRefresh       bool
 }
 

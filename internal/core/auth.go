@@ -30,8 +30,8 @@ type TokenResponse struct {
 	ExpiresIn              int64  `json:"expires_in"`
 	IssuedAt               string `json:"issued_at"`
 	KID                    string `json:"kid"`
-	RefreshToken           string `json:"refresh_token"`
-	RefreshExpiresIn       int64  `json:"refresh_expires_in"`
+	RefreshToken           string `json:"refresh_token,omitempty"`
+	RefreshExpiresIn       int64  `json:"refresh_expires_in,omitempty"`
 	PasswordChangeRequired bool   `json:"password_change_required,omitempty"`
 	// DeviceToken comes with password logins only (docs/api.md).
 	DeviceToken string `json:"device_token,omitempty"`
