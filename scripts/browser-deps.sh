@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the browser suite (tests/browser, run by internal/e2e
-# TestBrowser) needs when it is missing: Debian's chromium, Node.js 20 or
-# later with npm, and the suite's npm packages from its lockfile. Never a
-# downloaded browser: playwright-core drives /usr/bin/chromium.
+# TestBrowser*) and the openid-client suite (tests/oidc-node, run by
+# TestOpenIDClientNode) need when it is missing: Debian's chromium, Node.js
+# 20 or later with npm, and each suite's npm packages from its lockfile.
+# Never a downloaded browser: playwright-core drives /usr/bin/chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,16 +19,18 @@ apt_install() {
 
 [[ -x ${CHROMIUM:-/usr/bin/chromium} ]] || apt_install chromium
 command -v npm >/dev/null 2>&1 || apt_install nodejs npm
-# playwright-core needs Node 20; Debian 12's own nodejs is 18.
+# playwright-core and openid-client 6 need Node 20; Debian 12's own nodejs
+# is 18.
 if ! node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)'; then
-	echo "the browser suite needs Node.js 20 or later, found $(node --version)" >&2
+	echo "the browser and openid-client suites need Node.js 20 or later, found $(node --version)" >&2
 	exit 1
 fi
 
 # npm ci only when node_modules doesn't hold this lockfile's packages.
-suite=tests/browser
-sum=$(sha256sum "$suite/package-lock.json" | cut -d' ' -f1)
-if [[ $(cat "$suite/node_modules/.idp-lock-sha256" 2>/dev/null) != "$sum" ]]; then
-	(cd "$suite" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-	echo "$sum" >"$suite/node_modules/.idp-lock-sha256"
-fi
+for suite in tests/browser tests/oidc-node; do
+	sum=$(sha256sum "$suite/package-lock.json" | cut -d' ' -f1)
+	if [[ $(cat "$suite/node_modules/.idp-lock-sha256" 2>/dev/null) != "$sum" ]]; then
+		(cd "$suite" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+		echo "$sum" >"$suite/node_modules/.idp-lock-sha256"
+	fi
+done

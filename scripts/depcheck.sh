@@ -48,6 +48,8 @@ rule web                      '^$' 'embedded templates and static files'
 rule verify                   "$jwt|M/internal/core/token" 'verify imports the standard library, core/token and golang-jwt only'
 rule verify/verifytest        "$jwt|M/internal/core/token|M/verify" 'verifytest imports verify, core/token and golang-jwt only'
 rule examples/go-service      "$jwt|M/internal/core/token|M/verify" 'the Go example uses verify as a downstream service would'
+rule examples/go-oidc-app     'github.com/coreos/go-oidc/v3/oidc|golang.org/x/oauth2' \
+	'the OpenID Connect example is a relying party on go-oidc and x/oauth2 only, as an app outside idp would be'
 rule examples/harness         "$jwt|M/internal/core/token|M/internal/testenv|github.com/lib/pq|github.com/santhosh-tekuri/jsonschema/v6|golang.org/x/text/.*" \
 	"the examples' test harness drives the idp binary; it links none of idp's services"
 rule examples/fastapi         '^$' 'the FastAPI example is Python; its Go test only drives it'

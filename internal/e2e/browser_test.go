@@ -128,31 +128,43 @@ func TestBrowser(t *testing.T) {
 // the suite's packages are missing; `make test` installs all three.
 func requireBrowserTools(t *testing.T, suite string) {
 	t.Helper()
-	need := func(ok bool, what string) {
-		if ok {
-			return
-		}
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required in CI (make test installs it)", what)
-		}
-		t.Skipf("%s not available; run the tests with `make test`", what)
+	requireNode(t, suite, "playwright-core", "axe-core")
+	chromium := os.Getenv("CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
 	}
+	_, err := os.Stat(chromium)
+	requireTool(t, err == nil, "Chromium at "+chromium+" (apt-get install -y chromium)")
+}
+
+// requireNode fails (under CI=true) or skips without Node.js 20 or the npm
+// packages of the suite in dir (scripts/browser-deps.sh installs both).
+func requireNode(t *testing.T, dir string, packages ...string) {
+	t.Helper()
 	v, err := exec.Command("node", "--version").Output()
 	major := 0
 	if m := regexp.MustCompile(`^v(\d+)\.`).FindSubmatch(v); err == nil && m != nil {
 		major, _ = strconv.Atoi(string(m[1]))
 	}
-	need(major >= 20, "Node.js 20 or newer (apt-get install -y nodejs)")
-	chromium := os.Getenv("CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
+	requireTool(t, major >= 20, "Node.js 20 or newer (apt-get install -y nodejs)")
+	rel, _ := filepath.Rel(testenv.RepoRoot(t), dir)
+	for _, pkg := range packages {
+		_, err := os.Stat(filepath.Join(dir, "node_modules", pkg, "package.json"))
+		requireTool(t, err == nil, rel+"/node_modules/"+pkg+" (npm ci in "+rel+")")
 	}
-	_, err = os.Stat(chromium)
-	need(err == nil, "Chromium at "+chromium+" (apt-get install -y chromium)")
-	for _, pkg := range []string{"playwright-core", "axe-core"} {
-		_, err := os.Stat(filepath.Join(suite, "node_modules", pkg, "package.json"))
-		need(err == nil, "tests/browser/node_modules/"+pkg+" (npm ci in tests/browser)")
+}
+
+// requireTool fails the test under CI=true, where everything must be
+// there (make test installs it), and skips it elsewhere.
+func requireTool(t *testing.T, ok bool, what string) {
+	t.Helper()
+	if ok {
+		return
 	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is required in CI (make test installs it)", what)
+	}
+	t.Skipf("%s not available; run the tests with `make test`", what)
 }
 
 // serveOn runs `idp serve` on 127.0.0.1:port, over TLS when secure (its
