@@ -33,8 +33,9 @@ test:
 	$(MAKE) --no-print-directory test-go
 
 # The browser suite alone (tests/browser, driven by internal/e2e
-# TestBrowser); screenshots land in var/screenshots/. IDP_BROWSER_TESTS=regex
-# picks scenarios by name.
+# TestBrowser and TestBrowserOAuth2Proxy); screenshots land in
+# var/screenshots/. IDP_BROWSER_TESTS=regex picks TestBrowser's scenarios
+# by name.
 test-browser:
 	@scripts/browser-deps.sh
 	@dir=$$(mktemp -d /tmp/idp-test.XXXXXX); \
@@ -42,14 +43,15 @@ test-browser:
 	scripts/services.sh start "$$dir" >/dev/null; \
 	set -a; . "$$dir/env"; set +a; \
 	export IDP_TEST_DATABASE_URL="$$IDP_DATABASE_URL" CI=$${CI:-true}; \
-	$(GO) test -count=1 -v -run '^TestBrowser$$' ./internal/e2e/ | grep -v '"msg":"http request"'
+	$(GO) test -count=1 -v -run '^TestBrowser' ./internal/e2e/ | grep -v '"msg":"http request"'
 
-# TestBrowser (Chromium, two idp serve) runs on its own after the rest: in
-# parallel with the other packages it starved their timing-bound tests of
-# CPU on a 2-core machine.
+# TestBrowser (Chromium, two idp serve) and TestBrowserOAuth2Proxy
+# (Chromium, oauth2-proxy, built once into a cache beside GOCACHE) run on
+# their own after the rest: in parallel with the other packages they
+# starved their timing-bound tests of CPU on a 2-core machine.
 test-go:
-	$(GO) test -race -count=1 -coverpkg=./internal/core/... -coverprofile=coverage.out -skip='^TestBrowser$$' $(PKG)
-	$(GO) test -count=1 -run='^TestBrowser$$' ./internal/e2e/
+	$(GO) test -race -count=1 -coverpkg=./internal/core/... -coverprofile=coverage.out -skip='^TestBrowser' $(PKG)
+	$(GO) test -count=1 -run='^TestBrowser' ./internal/e2e/
 	$(GO) test -run='^$$' -fuzz=FuzzVerify -fuzztime=10s ./internal/core/token/
 	@$(MAKE) --no-print-directory cover-check
 
