@@ -16,7 +16,8 @@ import (
 
 // TestOpenIDClientNode runs tests/oidc-node: openid-client v6 (npm)
 // signing in through the hosted pages of a running `idp serve` with
-// clients registered for EdDSA and RS256 ID tokens (docs/integrate.md).
+// confidential clients registered for EdDSA and RS256 ID tokens and a
+// public one (docs/integrate.md).
 func TestOpenIDClientNode(t *testing.T) {
 	suite := filepath.Join(testenv.RepoRoot(t), "tests", "oidc-node")
 	requireNode(t, suite, "openid-client")
@@ -27,14 +28,23 @@ func TestOpenIDClientNode(t *testing.T) {
 	const email, name = "node@example.com", "Node Person"
 	e.mustRun(userPassword+"\n", "users", "create", "--email", email, "--display-name", name, "--password-stdin")
 
-	clients := map[string]map[string]string{}
-	for _, alg := range []string{"EdDSA", "RS256"} {
+	// A confidential client per ID token algorithm, and a public one
+	// (PKCE, token_endpoint_auth_method none) as a SPA or CLI would be.
+	var clients []map[string]any
+	for _, c := range []struct {
+		name, alg string
+		public    bool
+	}{{"EdDSA", "EdDSA", false}, {"RS256", "RS256", false}, {"public", "EdDSA", true}} {
 		// Nothing listens on these: the test stops at the redirect.
 		app := fmt.Sprintf("http://127.0.0.1:%d", testenv.FreePort(t))
-		c := e.createClient(t, "clients", "create", "--name", "Node app "+alg, "--first-party",
-			"--redirect-uri", app+"/cb", "--post-logout-redirect-uri", app+"/signed-out", "--id-token-alg", alg)
-		clients[alg] = map[string]string{"clientId": c.ClientID, "clientSecret": c.ClientSecret, "alg": alg,
-			"redirectUri": app + "/cb", "postLogoutUri": app + "/signed-out"}
+		args := []string{"clients", "create", "--name", "Node app " + c.name, "--first-party",
+			"--redirect-uri", app + "/cb", "--post-logout-redirect-uri", app + "/signed-out", "--id-token-alg", c.alg}
+		if c.public {
+			args = append(args, "--public")
+		}
+		reg := e.createClient(t, args...)
+		clients = append(clients, map[string]any{"name": c.name, "clientId": reg.ClientID, "clientSecret": reg.ClientSecret,
+			"public": c.public, "alg": c.alg, "redirectUri": app + "/cb", "postLogoutUri": app + "/signed-out"})
 	}
 	fixture, _ := json.Marshal(map[string]any{"issuer": idp.URL, "email": email, "name": name, "password": userPassword, "clients": clients})
 
