@@ -1168,6 +1168,32 @@ func TestEndSession(t *testing.T) {
 	}
 	wantOAuthError(t, e.post(t, "/oauth2/token", &e.rp, url.Values{"grant_type": {"refresh_token"},
 		"refresh_token": {tk2.RefreshToken}}), http.StatusBadRequest, "invalid_grant")
+	// An app's cross-site POST (RP-Initiated Logout 1.0, 2) arrives
+	// without the Lax session cookie: it comes back as a GET, a
+	// top-level navigation the cookie goes with.
+	b3, tk3 := e.flow(t, request(e.rp))
+	post := b3.do("POST", "/oauth2/logout", url.Values{"id_token_hint": {tk3.IDToken}, "post_logout_redirect_uri": {rpLogout},
+		"state": {"p"}}, "Sec-Fetch-Site", "cross-site", "Origin", "https://rp.example")
+	if post.StatusCode != http.StatusSeeOther || !strings.HasPrefix(post.Header.Get("Location"), "/oauth2/logout?") {
+		t.Fatalf("cross-site POST logout: %d %q\n%s", post.StatusCode, post.Header.Get("Location"), post.body)
+	}
+	if p, cb := b3.follow(post); cb == nil || cb.url.String() != rpLogout+"?state=p" {
+		t.Fatalf("POST logout ends at %d %v", p.StatusCode, cb)
+	}
+	wantRedirect(t, b3.get("/account"), "/login")
+	// The confirm page's own form is refused from another site.
+	b4, _ := e.flow(t, request(e.rp))
+	confirm = b4.get("/oauth2/logout?" + url.Values{"client_id": {e.rp.ClientID}}.Encode())
+	fields := hiddenFields(t, confirm.body, "/oauth2/logout")
+	forged := url.Values{}
+	for k, v := range fields {
+		forged.Set(k, v)
+	}
+	if res := b4.do("POST", "/oauth2/logout", forged, "Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example"); res.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-site confirm: %d", res.StatusCode)
+	}
+	wantStatus(t, b4.get("/account"), http.StatusOK)
+
 	// Signed out already: straight to the app's page.
 	p = b2.get("/oauth2/logout?" + url.Values{"client_id": {e.rp.ClientID}, "post_logout_redirect_uri": {rpLogout}}.Encode())
 	if p.StatusCode != http.StatusFound || p.Header.Get("Location") != rpLogout {
@@ -1194,6 +1220,22 @@ func TestRevocationAndIntrospection(t *testing.T) {
 	}
 	if rt := introspect(&e.rp, tk.RefreshToken); rt["active"] != true {
 		t.Errorf("introspection of a live refresh token: %v", rt)
+	}
+	// A client of another tenant learns nothing about this tenant's tokens.
+	ctx := context.Background()
+	if _, err := e.env.Services.Tenants.Create(ctx, "acme", "Acme", core.Meta{Actor: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	name := "Acme API"
+	acme, err := e.env.Services.Clients.Create(ctx, core.ClientInput{Name: &name, Tenant: "acme",
+		RedirectURIs: []string{"https://acme.example/cb"}}, core.Meta{Actor: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{tk.AccessToken, tk.RefreshToken} {
+		if x := introspect(&acme, tok); len(x) != 1 || x["active"] != false {
+			t.Errorf("another tenant's client introspects: %v", x)
+		}
 	}
 	if x := introspect(&e.rp, "garbage"); len(x) != 1 || x["active"] != false {
 		t.Errorf("introspection of garbage: %v", x)
