@@ -24,10 +24,12 @@ type Keys struct {
 // keySet is an immutable snapshot: readers never lock.
 type keySet struct {
 	active token.Key
-	public map[string]ed25519.PublicKey
-	jwks   []byte
-	etag   string
-	loaded time.Time
+	// activeSince is when the active key started signing.
+	activeSince time.Time
+	public      map[string]ed25519.PublicKey
+	jwks        []byte
+	etag        string
+	loaded      time.Time
 }
 
 // KeyInfo describes a signing key for `idp keys list`; it has no private part.
@@ -112,6 +114,14 @@ func (k *Keys) newKey(state KeyState, now time.Time) (*SigningKey, error) {
 
 // Load reads the keys from the store and swaps in a new snapshot.
 func (k *Keys) Load(ctx context.Context) error {
+	prev := k.set.Load()
+	err := k.load(ctx)
+	rotated := err == nil && prev != nil && k.set.Load().active.ID != prev.active.ID
+	k.observe.KeysLoaded(rotated, err)
+	return err
+}
+
+func (k *Keys) load(ctx context.Context) error {
 	keys, err := k.store.ListSigningKeys(ctx)
 	if err != nil {
 		return fmt.Errorf("load signing keys: %w", err)
@@ -134,6 +144,10 @@ func (k *Keys) Load(ctx context.Context) error {
 				}
 				priv := ed25519.NewKeyFromSeed(seed)
 				set.active = token.Key{ID: sk.KID, Private: priv, Public: priv.Public().(ed25519.PublicKey)}
+				set.activeSince = sk.CreatedAt
+				if sk.ActivatedAt != nil {
+					set.activeSince = *sk.ActivatedAt
+				}
 			}
 		}
 	}
@@ -217,6 +231,26 @@ func (k *Keys) ActiveKID() string {
 		return set.active.ID
 	}
 	return ""
+}
+
+// KeyStatus is what this process holds of the signing keys, for metrics.
+type KeyStatus struct {
+	// Loaded is false until the first successful Load.
+	Loaded      bool
+	ActiveKID   string
+	ActiveSince time.Time // when the active key started signing
+	Published   int       // keys in the JWKS
+	LoadedAt    time.Time // the last successful load
+}
+
+// Status describes the key set this process signs and verifies with.
+func (k *Keys) Status() KeyStatus {
+	set := k.set.Load()
+	if set == nil {
+		return KeyStatus{}
+	}
+	return KeyStatus{Loaded: true, ActiveKID: set.active.ID, ActiveSince: set.activeSince,
+		Published: len(set.public), LoadedAt: set.loaded}
 }
 
 // sign signs claims with the active key.
