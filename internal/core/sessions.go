@@ -71,8 +71,13 @@ func (s *Sessions) refresh(ctx context.Context, raw string, client *Client, meta
 	if raw == "" {
 		return notReplay(TokenResponse{}, Errorf(EINVALID, "refresh_token is required"))
 	}
-	if err := s.limitIPAudited(ctx, "refresh", event(EventRefreshFailure, OutcomeFailure, "", meta), meta); err != nil {
-		return notReplay(TokenResponse{}, err)
+	// A confidential client proved its secret: its refreshes come from its
+	// backend's IP for all its users, so the per-IP limit is for everyone
+	// else (the password API's clients, public OAuth clients).
+	if client == nil || client.Public {
+		if err := s.limitIPAudited(ctx, "refresh", event(EventRefreshFailure, OutcomeFailure, "", meta), meta); err != nil {
+			return notReplay(TokenResponse{}, err)
+		}
 	}
 	if len(raw) > 512 {
 		return notReplay(s.refreshFailure(ctx, errBadGrant(ReasonUnknownToken), nil, meta))

@@ -71,17 +71,26 @@ func (s *Server) oauthClient(r *http.Request, form map[string]string) (*core.Cli
 	if id == "" {
 		return nil, nil
 	}
-	c, err := s.svc.Clients.Authenticate(r.Context(), id, secret)
+	c, err := s.svc.Clients.Authenticate(r.Context(), id, secret, s.meta(r))
 	if err != nil {
 		return nil, err
 	}
 	return &c, nil
 }
 
+// requireForm refuses a back-channel request that isn't a form (RFC 6749
+// 3.2, RFC 7009 2.1, RFC 7662 2.1).
+func requireForm(r *http.Request, what string) error {
+	if mediaType(r) != mediaForm {
+		return &apiError{http.StatusUnsupportedMediaType, "invalid_request", "the " + what + " request must be application/x-www-form-urlencoded"}
+	}
+	return nil
+}
+
 func (s *Server) handleOAuthToken(w http.ResponseWriter, r *http.Request) error {
 	noStore(w)
-	if mediaType(r) != mediaForm {
-		return &apiError{http.StatusUnsupportedMediaType, "invalid_request", "the token request must be application/x-www-form-urlencoded"}
+	if err := requireForm(r, "token"); err != nil {
+		return err
 	}
 	form, err := readForm(r)
 	if err != nil {
@@ -148,6 +157,9 @@ func (s *Server) handleUserInfo(w http.ResponseWriter, r *http.Request) error {
 // authenticated (a public client names itself).
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) error {
 	noStore(w)
+	if err := requireForm(r, "revocation"); err != nil {
+		return err
+	}
 	form, err := readForm(r)
 	if err != nil {
 		return err
@@ -166,6 +178,9 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) error {
 // handleIntrospect is RFC 7662, for confidential clients.
 func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) error {
 	noStore(w)
+	if err := requireForm(r, "introspection"); err != nil {
+		return err
+	}
 	form, err := readForm(r)
 	if err != nil {
 		return err

@@ -1272,6 +1272,12 @@ func TestRevocationAndIntrospection(t *testing.T) {
 	if introspect(&e.rp, tk2.RefreshToken)["active"] != false {
 		t.Error("revoking the access token left its session alive")
 	}
+	for _, path := range []string{"/oauth2/revoke", "/oauth2/introspect"} {
+		hr, _ := http.NewRequest("POST", e.ts.URL+path, strings.NewReader(`{"token":"x"}`))
+		hr.Header.Set("Content-Type", "application/json")
+		hr.SetBasicAuth(e.rp.ClientID, e.rp.ClientSecret)
+		wantOAuthError(t, send(t, hr), http.StatusUnsupportedMediaType, "invalid_request")
+	}
 	wantOAuthError(t, e.post(t, "/oauth2/revoke", nil, url.Values{"token": {"x"}}, "Authorization", "Basic "+
 		base64.StdEncoding.EncodeToString([]byte(e.rp.ClientID+":wrong"))), http.StatusUnauthorized, "invalid_client")
 }
