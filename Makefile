@@ -80,6 +80,7 @@ bench-scale: build
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzVerify -fuzztime=60s ./internal/core/token/
+	$(GO) test -run='^$$' -fuzz=FuzzIDTokenHint -fuzztime=60s ./internal/core/token/
 
 clean:
 	rm -rf bin var coverage.out
