@@ -107,6 +107,7 @@ soak: build
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzVerify -fuzztime=60s ./internal/core/token/
+	$(GO) test -run='^$$' -fuzz=FuzzIDTokenHint -fuzztime=60s ./internal/core/token/
 
 clean:
 	rm -rf bin var coverage.out

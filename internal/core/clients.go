@@ -56,9 +56,6 @@ const (
 	ScopeEmail         = "email"
 	ScopeRoles         = "roles"
 	ScopeOfflineAccess = "offline_access"
-
-	AlgEdDSA = "EdDSA"
-	AlgRS256 = "RS256"
 )
 
 // SupportedScopes are the scopes idp knows, in the order discovery lists

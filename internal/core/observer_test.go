@@ -199,7 +199,7 @@ func TestObserverKeysAndJanitor(t *testing.T) {
 	svcs := observed(t, h, rec, nil)
 	ctx := context.Background()
 	before := svcs.Keys.Status()
-	if !before.Loaded || before.ActiveKID == "" || before.Published != 2 || before.ActiveSince.IsZero() {
+	if !before.Loaded || before.ActiveKID == "" || before.Published != 4 || before.ActiveSince.IsZero() {
 		t.Fatalf("status before rotation: %+v", before)
 	}
 	if err := svcs.Keys.Load(ctx); err != nil {
@@ -211,7 +211,7 @@ func TestObserverKeysAndJanitor(t *testing.T) {
 		t.Fatal(err)
 	}
 	after := svcs.Keys.Status()
-	if after.ActiveKID != res.Active || !after.ActiveSince.Equal(h.clock.Now().UTC().Truncate(time.Microsecond)) || after.Published != 3 {
+	if after.ActiveKID != res.Active || !after.ActiveSince.Equal(h.clock.Now().UTC().Truncate(time.Microsecond)) || after.Published != 6 {
 		t.Fatalf("status after rotation: %+v (rotation %+v)", after, res)
 	}
 	if _, err := svcs.Maintenance.Prune(ctx, core.PruneOptions{DryRun: true}); err != nil {

@@ -188,6 +188,9 @@ func (f *Face) endSession(w http.ResponseWriter, r *http.Request) error {
 		return &pageError{http.StatusBadRequest, msgTitleBadRequest, msgBadLogout}
 	}
 	if p == nil {
+		if err := f.opts.OAuth.EndHintedSession(r.Context(), es, f.opts.Meta(r)); err != nil {
+			return err
+		}
 		return f.afterEndSession(w, r, es.RedirectTo)
 	}
 	if es.HintSubject != "" && es.HintSubject == p.User.ID.String() {

@@ -782,8 +782,9 @@ func TestLoginHintUILocalesAndIDTokenHint(t *testing.T) {
 	tk := e.wantTokens(t, e.exchange(t, hinted, wantCode(t, hinted, p, cb).code()))
 
 	// id_token_hint of the signed-in user: a code at once, even once the
-	// ID token has expired.
-	e.clock.Advance(time.Hour)
+	// ID token has expired (15 minutes; the browser session idles out
+	// after 30).
+	e.clock.Advance(20 * time.Minute)
 	hint := request(e.rp, set("id_token_hint", tk.IDToken), set("prompt", "none"))
 	p, cb = b.authorize(hint)
 	wantCode(t, hint, p, cb)
@@ -1146,14 +1147,13 @@ func TestEndSession(t *testing.T) {
 
 	// With the hint (expired by now): signed out at once, back to the
 	// app with state, and the app's sessions end.
-	e.clock.Advance(2 * time.Hour)
+	e.clock.Advance(20 * time.Minute)
 	p = b.get("/oauth2/logout?" + url.Values{"id_token_hint": {tk.IDToken}, "post_logout_redirect_uri": {rpLogout},
 		"state": {"xyz"}}.Encode())
 	if p.StatusCode != http.StatusFound || p.Header.Get("Location") != rpLogout+"?state=xyz" {
 		t.Fatalf("logout: %d to %q\n%s", p.StatusCode, p.Header.Get("Location"), p.body)
 	}
 	wantRedirect(t, b.get("/account"), "/login")
-	e.clock.Advance(-2 * time.Hour)
 	wantOAuthError(t, e.post(t, "/oauth2/token", &e.rp, url.Values{"grant_type": {"refresh_token"},
 		"refresh_token": {tk.RefreshToken}}), http.StatusBadRequest, "invalid_grant")
 
@@ -1193,6 +1193,18 @@ func TestEndSession(t *testing.T) {
 		t.Errorf("cross-site confirm: %d", res.StatusCode)
 	}
 	wantStatus(t, b4.get("/account"), http.StatusOK)
+
+	// The browser session idled out before the app asked to sign its user
+	// out: the app's sessions of that browser end all the same.
+	b5, tk5 := e.flow(t, request(e.rp))
+	e.clock.Advance(31 * time.Minute)
+	wantRedirect(t, b5.get("/account"), "/login")
+	p = b5.get("/oauth2/logout?" + url.Values{"id_token_hint": {tk5.IDToken}, "post_logout_redirect_uri": {rpLogout}}.Encode())
+	if p.StatusCode != http.StatusFound || p.Header.Get("Location") != rpLogout {
+		t.Fatalf("logout after idling out: %d %q", p.StatusCode, p.Header.Get("Location"))
+	}
+	wantOAuthError(t, e.post(t, "/oauth2/token", &e.rp, url.Values{"grant_type": {"refresh_token"},
+		"refresh_token": {tk5.RefreshToken}}), http.StatusBadRequest, "invalid_grant")
 
 	// Signed out already: straight to the app's page.
 	p = b2.get("/oauth2/logout?" + url.Values{"client_id": {e.rp.ClientID}, "post_logout_redirect_uri": {rpLogout}}.Encode())
