@@ -1377,3 +1377,33 @@ func TestDiscoveryIsCompleteAndTrue(t *testing.T) {
 		}
 	}
 }
+
+// A client registered for RS256 gets RS256 ID tokens (at_hash from
+// SHA-256), verifiable with the RSA key of the JWKS; the access token stays
+// EdDSA, and its ID tokens work as hints.
+func TestRS256Client(t *testing.T) {
+	e := newOP(t)
+	yes, alg, name := true, "RS256", "Legacy RP"
+	c, err := e.env.Services.Clients.Create(context.Background(), core.ClientInput{Name: &name, FirstParty: &yes,
+		RedirectURIs: []string{"https://legacy.example/cb"}, PostLogoutRedirectURIs: []string{"https://legacy.example/"}, IDTokenAlg: &alg},
+		core.Meta{Actor: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := request(c)
+	b, tk := e.flow(t, req)
+	hdr, _ := e.idToken(t, req, tk)
+	if hdr.Algorithm != "RS256" {
+		t.Fatalf("id_token alg %s, want RS256", hdr.Algorithm)
+	}
+	if ah, _ := jwtClaims(t, tk.AccessToken); ah["alg"] != "EdDSA" {
+		t.Errorf("access token alg %v, want EdDSA", ah["alg"])
+	}
+	hint := request(c, set("id_token_hint", tk.IDToken), set("prompt", "none"))
+	p, cb := b.authorize(hint)
+	wantCode(t, hint, p, cb)
+	p = b.get("/oauth2/logout?" + url.Values{"id_token_hint": {tk.IDToken}, "post_logout_redirect_uri": {"https://legacy.example/"}}.Encode())
+	if p.StatusCode != http.StatusFound || p.Header.Get("Location") != "https://legacy.example/" {
+		t.Fatalf("logout with an RS256 hint: %d %q", p.StatusCode, p.Header.Get("Location"))
+	}
+}
