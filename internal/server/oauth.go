@@ -89,14 +89,7 @@ func requireForm(r *http.Request, what string) error {
 
 func (s *Server) handleOAuthToken(w http.ResponseWriter, r *http.Request) error {
 	noStore(w)
-	if err := requireForm(r, "token"); err != nil {
-		return err
-	}
-	form, err := readForm(r)
-	if err != nil {
-		return err
-	}
-	client, err := s.oauthClient(r, form)
+	form, client, err := s.clientRequest(r, "token")
 	if err != nil {
 		return err
 	}
@@ -153,18 +146,25 @@ func (s *Server) handleUserInfo(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// clientRequest reads a back-channel form and authenticates its client
+// (nil when it names none).
+func (s *Server) clientRequest(r *http.Request, what string) (map[string]string, *core.Client, error) {
+	if err := requireForm(r, what); err != nil {
+		return nil, nil, err
+	}
+	form, err := readForm(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	client, err := s.oauthClient(r, form)
+	return form, client, err
+}
+
 // handleRevoke is RFC 7009: 200 whatever the token, once the client is
 // authenticated (a public client names itself).
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) error {
 	noStore(w)
-	if err := requireForm(r, "revocation"); err != nil {
-		return err
-	}
-	form, err := readForm(r)
-	if err != nil {
-		return err
-	}
-	client, err := s.oauthClient(r, form)
+	form, client, err := s.clientRequest(r, "revocation")
 	if err != nil {
 		return err
 	}
@@ -178,14 +178,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) error {
 // handleIntrospect is RFC 7662, for confidential clients.
 func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) error {
 	noStore(w)
-	if err := requireForm(r, "introspection"); err != nil {
-		return err
-	}
-	form, err := readForm(r)
-	if err != nil {
-		return err
-	}
-	client, err := s.oauthClient(r, form)
+	form, client, err := s.clientRequest(r, "introspection")
 	if err != nil {
 		return err
 	}
