@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -128,27 +127,7 @@ func TestServeMetrics(t *testing.T) {
 // TestServeMetricsAddressTaken: a metrics.addr that can't be bound ends
 // idp serve with an error naming the key.
 func TestServeMetricsAddressTaken(t *testing.T) {
-	e := newEnv(t)
-	e.mustRun("", "migrate", "up")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	done := make(chan struct{})
-	var errs string
-	var code int
-	go func() {
-		defer close(done)
-		_, errs, code = e.runWith(map[string]string{"IDP_METRICS_ADDR": l.Addr().String(),
-			"IDP_HTTP_ADDR": fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))}, "", "serve")
-	}()
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		t.Fatal("idp serve still running 15 s after failing to listen on metrics.addr")
-	}
-	if code == 0 || !strings.Contains(errs, "listen on metrics.addr") {
-		t.Fatalf("exit %d: %s; want a failure naming metrics.addr", code, errs)
-	}
+	wantListenFailure(t, "metrics.addr", func(taken string) map[string]string {
+		return map[string]string{"IDP_METRICS_ADDR": taken, "IDP_HTTP_ADDR": fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))}
+	})
 }
