@@ -53,6 +53,8 @@ type options struct {
 	// scale runs the million-user comparison instead (make bench-scale).
 	scale      bool
 	scaleUsers int
+	// soak runs the soak for this long instead (make soak).
+	soak time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -67,6 +69,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.runs, "runs", 0, "repetitions of each scenario (default 3, or 1 with -quick)")
 	fs.BoolVar(&o.scale, "scale", false, "million-user run (make bench-scale): S1, S3 and S4 on the small data set, then again beside -scale-users generated users")
 	fs.IntVar(&o.scaleUsers, "scale-users", 1_000_000, "users to generate with -scale (3 sessions and 10 refresh tokens each)")
+	fs.DurationVar(&o.soak, "soak", 0, "soak instead of the bench (make soak): mixed load for this long, then the pass criteria (docs/capacity.md, \"Soak\")")
 	fs.StringVar(&o.only, "only", "", "comma-separated subset of s1,s2,s3,s4 (S4 and S5 run together),s6 (code flow),verify,oracle,reset; for experiments")
 	fs.Var(&o.env, "env", "KEY=VALUE added to the environment of every idp process, for experiments\n(e.g. -env GOMAXPROCS=3 -env IDP_SECURITY_MAX_CONCURRENT_HASHES=1); repeatable")
 	if err := fs.Parse(args); err != nil {
@@ -155,6 +158,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer db.Close()
 
 	logPath := filepath.Join(tmp, "idp-serve.log")
+	if o.soak > 0 {
+		return b.runSoak(db, o.soak, o.cost, logPath, stdout, out)
+	}
 	if err := b.measureStartup(logPath); err != nil {
 		return err
 	}

@@ -41,8 +41,12 @@ rule internal/server          "M/internal/core|M/internal/core/token|M/internal/
 rule internal/web             "M/internal/core|M/internal/httperr|M/web|$uuid" \
 	'the pages import core and their templates, never an adapter, cli or server'
 rule internal/mail            'M/internal/core|github.com/wneessen/go-mail' 'a mail driver implements core.Mailer'
+rule internal/metrics         'M/internal/core|github.com/prometheus/client_golang/prometheus(/.*)?' \
+	"the Prometheus exposition implements core's Observer on client_golang; it reads adapters only through the functions cli hands it"
+
 rule internal/testenv         'github.com/lib/pq' 'test services only'
-rule internal/e2e             'M/internal/testenv' 'the e2e tests run the built binary'
+rule internal/e2e             'M/internal/testenv|github.com/prometheus/client_golang/prometheus/testutil/promlint' \
+	'the e2e tests run the built binary (and lint what its /metrics serves)'
 rule migrations               '^$' 'embedded SQL'
 rule web                      '^$' 'embedded templates and static files'
 rule verify                   "$jwt|M/internal/core/token" 'verify imports the standard library, core/token and golang-jwt only'
@@ -77,13 +81,16 @@ reach() { # package, forbidden-pattern, why
 	[[ -n $bad ]] && broken "$pkg" "$(echo $bad)" "$3"
 	return 0
 }
-external='github.com/jmoiron/sqlx|github.com/lib/pq|github.com/redis/go-redis|github.com/spf13/|github.com/charmbracelet/|^net/http$'
+external='github.com/jmoiron/sqlx|github.com/lib/pq|github.com/redis/go-redis|github.com/spf13/|github.com/charmbracelet/|github.com/prometheus/|^net/http$'
 reach internal/core "$external|^$mod/internal/(server|web|cli|mail)$|^$mod/internal/core/(postgres|redis)$" \
 	"core may import only the standard library, core/password, core/token and small pure helpers"
 reach internal/server "github.com/spf13/|github.com/charmbracelet/|^$mod/internal/(cli|web|mail)$|^$mod/internal/core/(postgres|redis)$" \
 	"server imports core, never an adapter or cli"
 reach internal/web "github.com/spf13/|github.com/charmbracelet/|github.com/jmoiron/sqlx|github.com/lib/pq|github.com/redis/go-redis|^$mod/internal/(cli|server|mail)$|^$mod/internal/core/(postgres|redis)$" \
 	"the pages import core, never an adapter, cli or server"
+reach internal/metrics "github.com/jmoiron/sqlx|github.com/lib/pq|github.com/redis/go-redis|github.com/spf13/|^$mod/internal/(server|web|cli|mail)$|^$mod/internal/core/(postgres|redis)$" \
+	"metrics imports core and client_golang, never an adapter, server or cli"
+reach internal/server "github.com/prometheus/" "server tells a RequestObserver; the Prometheus side lives in internal/metrics"
 reach verify "^$mod/internal/(core|core/(postgres|redis|password)|server|web|cli)$|github.com/spf13/|sqlx|lib/pq|go-redis|charmbracelet" \
 	"verify is imported by downstream services: only core/token of ours"
 exit $fail

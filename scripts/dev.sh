@@ -39,4 +39,5 @@ echo "Redis:    $IDP_REDIS_URL"
 echo "Mail:     $IDP_MAIL_FILE_PATH"
 echo "Admin commands in another shell: set -a; . var/dev.env; set +a; bin/idp users list"
 echo "Serving on http://${IDP_HTTP_ADDR:-127.0.0.1:8080} (Ctrl-C to stop)"
+echo "Sign in:  http://${IDP_HTTP_ADDR:-127.0.0.1:8080}/login  (the admin above, with the one-time password)"
 bin/idp serve

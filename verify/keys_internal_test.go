@@ -1,10 +1,13 @@
 package verify
 
 import (
+	"crypto"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/idp-dev/idp/internal/core/token"
 )
 
 func TestMaxAge(t *testing.T) {
@@ -38,6 +41,32 @@ func TestMaxAge(t *testing.T) {
 	}
 }
 
+// mixedJWKS is what idp serves: an Ed25519 key, then RS256 keys of ID
+// tokens, rendered by idp's own code.
+func mixedJWKS(t *testing.T) string {
+	t.Helper()
+	rsaKey, err := token.GenerateRSAKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := token.RenderJWKS([]crypto.PublicKey{edKey.Public, &rsaKey.Private.PublicKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(body), `"kty":"RSA"`) {
+		t.Fatalf("no RSA key in %s", body)
+	}
+	return string(body)
+}
+
+var edKey = func() token.Key {
+	k, err := token.GenerateKey()
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
+
 func TestParseJWKS(t *testing.T) {
 	const x = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
 	key := func(extra string) string {
@@ -61,6 +90,7 @@ func TestParseJWKS(t *testing.T) {
 		{name: "long kid skipped", body: `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"` + x + `","kid":"` + strings.Repeat("k", 129) + `"},` + key("") + `]}`, kids: []string{"k1"}},
 		{name: "odd member types skipped", body: `{"keys":[{"kty":1},` + key(`,"x5c":["MII"]`) + `]}`, kids: []string{"k1"}},
 		{name: "duplicate kid dropped", body: `{"keys":[` + key("") + `,` + key("") + `,` + key("") + `]}`, fails: true},
+		{name: "idp's mixed set", body: mixedJWKS(t), kids: []string{edKey.ID}},
 		{name: "no usable key", body: `{"keys":[{"kty":"RSA","kid":"r"}]}`, fails: true},
 		{name: "empty set", body: `{"keys":[]}`, fails: true},
 		{name: "not JSON", body: `<html>`, fails: true},

@@ -349,12 +349,26 @@ func TestTenants(t *testing.T) {
 
 type keyJSON struct {
 	KID         string     `json:"kid"`
+	Alg         string     `json:"alg"`
 	State       string     `json:"state"`
 	CreatedAt   time.Time  `json:"created_at"`
 	ActivatedAt *time.Time `json:"activated_at"`
 	RetiredAt   *time.Time `json:"retired_at"`
 	ExpiresAt   *time.Time `json:"expires_at"`
 	Published   bool       `json:"published"`
+}
+
+type rotateJSON struct {
+	Retired   string `json:"retired"`
+	Active    string `json:"active"`
+	Next      string `json:"next"`
+	Emergency bool   `json:"emergency"`
+	Keys      []struct {
+		Alg     string `json:"alg"`
+		Retired string `json:"retired"`
+		Active  string `json:"active"`
+		Next    string `json:"next"`
+	} `json:"keys"`
 }
 
 func TestKeys(t *testing.T) {
@@ -366,45 +380,55 @@ func TestKeys(t *testing.T) {
 	}
 	states := func(ks []keyJSON) (s []string) {
 		for _, k := range ks {
-			s = append(s, k.State)
+			s = append(s, k.Alg+" "+k.State)
 		}
 		return s
 	}
 
-	// migrate up made the active and the next key.
+	// migrate up made the active and the next key of each algorithm.
 	golden(t, "keys_list", runOK(t, e.env, "", "keys", "list"))
 	before := keys()
-	if !slices.Equal(states(before), []string{"active", "next"}) {
+	if !slices.Equal(states(before), []string{"EdDSA active", "EdDSA next", "RS256 active", "RS256 next"}) {
 		t.Fatalf("keys after migrate: %+v", before)
 	}
 
 	golden(t, "keys_rotate", runOK(t, e.env, "", "keys", "rotate"))
 	after := keys()
-	if !slices.Equal(states(after), []string{"active", "next", "retired"}) {
+	if !slices.Equal(states(after), []string{"EdDSA active", "EdDSA next", "EdDSA retired", "RS256 active", "RS256 next", "RS256 retired"}) {
 		t.Fatalf("keys after rotate: %+v", after)
 	}
-	if after[0].KID != before[1].KID || after[2].KID != before[0].KID {
-		t.Errorf("rotate must promote next (%s) and retire active (%s): %+v", before[1].KID, before[0].KID, after)
-	}
-	if r := after[2]; !r.Published || r.RetiredAt == nil || r.ExpiresAt == nil || !r.ExpiresAt.After(time.Now()) {
-		t.Errorf("a staged rotation keeps the retired key published until its tokens expire: %+v", r)
+	for _, i := range []int{0, 2} {
+		b, a := before[i:i+2], after[i/2*3:i/2*3+3]
+		if a[0].KID != b[1].KID || a[2].KID != b[0].KID {
+			t.Errorf("%s: rotate must promote next (%s) and retire active (%s): %+v", b[0].Alg, b[1].KID, b[0].KID, a)
+		}
+		if r := a[2]; !r.Published || r.RetiredAt == nil || r.ExpiresAt == nil || !r.ExpiresAt.After(time.Now()) {
+			t.Errorf("a staged rotation keeps the retired key published until its tokens expire: %+v", r)
+		}
 	}
 	golden(t, "keys_list_rotated", runOK(t, e.env, "", "keys", "list"))
 
-	res := runJSON[map[string]any](t, e.env, "", "keys", "rotate", "--emergency")
-	if res["emergency"] != true || res["retired"] != after[0].KID || res["active"] != after[1].KID {
-		t.Fatalf("emergency rotate json: %v", res)
-	}
+	res := runJSON[rotateJSON](t, e.env, "", "keys", "rotate", "--emergency")
 	final := keys()
-	if !slices.Equal(states(final), []string{"active", "next", "retired", "retired"}) {
-		t.Fatalf("keys after emergency rotate: %+v", final)
+	if !res.Emergency || len(res.Keys) != 2 || res.Keys[0].Alg != "EdDSA" || res.Keys[1].Alg != "RS256" {
+		t.Fatalf("emergency rotate json: %+v", res)
 	}
-	for _, k := range final {
-		if k.KID == after[0].KID && k.Published {
-			t.Errorf("an emergency rotation unpublishes the retired key at once: %+v", k)
+	// The top-level fields are the EdDSA keys, as before RS256 existed.
+	if res.Retired != res.Keys[0].Retired || res.Active != res.Keys[0].Active || res.Next != res.Keys[0].Next {
+		t.Errorf("emergency rotate json: top level %+v is not the EdDSA rotation %+v", res, res.Keys[0])
+	}
+	for _, r := range res.Keys {
+		for _, k := range final {
+			if k.KID == r.Retired && (k.Published || k.Alg != r.Alg) {
+				t.Errorf("an emergency rotation unpublishes the retired %s key at once: %+v", r.Alg, k)
+			}
+			if k.KID == r.Active && (k.State != "active" || k.Alg != r.Alg) || k.KID == r.Next && (k.State != "next" || k.Alg != r.Alg) {
+				t.Errorf("%s rotation %+v, key %+v", r.Alg, r, k)
+			}
 		}
 	}
 	golden(t, "keys_rotate_emergency", runOK(t, e.env, "", "keys", "rotate", "--emergency"))
+	golden(t, "keys_list_emergency", runOK(t, e.env, "", "keys", "list"))
 }
 
 type auditJSON struct {
@@ -433,8 +457,9 @@ func TestAudit(t *testing.T) {
 	for _, ev := range all {
 		names = append(names, ev.Event)
 	}
-	// Newest first: migrate up made two keys, then the commands above.
-	want := []string{"user_disable", "user_create", "tenant_create", "user_seed", "tenant_create", "key_create", "key_create"}
+	// Newest first: migrate up made four keys (EdDSA and RS256, active and
+	// next), then the commands above.
+	want := []string{"user_disable", "user_create", "tenant_create", "user_seed", "tenant_create", "key_create", "key_create", "key_create", "key_create"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("audit events %v, want %v", names, want)
 	}

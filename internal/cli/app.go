@@ -15,6 +15,7 @@ import (
 	"github.com/idp-dev/idp/internal/core/redis"
 	"github.com/idp-dev/idp/internal/core/token"
 	"github.com/idp-dev/idp/internal/mail"
+	"github.com/idp-dev/idp/internal/metrics"
 )
 
 // app is everything a command needs, built the same way for every command
@@ -64,6 +65,19 @@ func openDBWith(ctx context.Context, cfg *Config, opts postgres.Options) (*sqlx.
 
 // openApp builds core services on PostgreSQL and Redis.
 func openApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
+	return openObservedApp(ctx, cfg, log, nil)
+}
+
+// openObservedApp is openApp whose services and Redis client tell m
+// (nil: nobody).
+func openObservedApp(ctx context.Context, cfg *Config, log *slog.Logger, m *metrics.Metrics) (*app, error) {
+	var (
+		observer core.Observer
+		onError  func(string)
+	)
+	if m != nil {
+		observer, onError = m, m.RedisError
+	}
 	db, err := openDB(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -71,7 +85,8 @@ func openApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 	a := &app{cfg: cfg, log: log, db: db, store: postgres.NewStore(db)}
 	redis.RouteDriverLog(log)
 	a.redis, err = redis.Open(ctx, cfg.RedisURL, redis.Options{PoolSize: 64,
-		SentinelMaster: cfg.RedisSentinelMaster, SentinelAddrs: cfg.RedisSentinelAddrs, ClusterAddrs: cfg.RedisClusterAddrs})
+		SentinelMaster: cfg.RedisSentinelMaster, SentinelAddrs: cfg.RedisSentinelAddrs, ClusterAddrs: cfg.RedisClusterAddrs,
+		OnError: onError})
 	if err != nil {
 		a.Close()
 		return nil, fmt.Errorf("redis.url: %w", err)
@@ -112,6 +127,7 @@ func openApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 		Flows:       flows,
 		Logger:      log,
 		Maintenance: a.store,
+		Observer:    observer,
 	})
 	if err != nil {
 		a.Close()

@@ -31,6 +31,8 @@ type Config struct {
 	TrustedProxies    []netip.Prefix
 	// HTTPMaxConnections caps open connections; 0 sizes it to the machine.
 	HTTPMaxConnections int
+	// MetricsAddr is the listen address of GET /metrics; empty is off.
+	MetricsAddr string
 
 	Issuer         string
 	Audience       string
@@ -155,6 +157,7 @@ var defaults = map[string]string{
 	"retention.sessions":             "720h",
 	"retention.audit":                "9600h",
 	"maintenance.interval":           "10m",
+	"metrics.addr":                   "",
 }
 
 // ConfigError names every bad key at once.
@@ -208,6 +211,7 @@ func loadConfig(path string, getenv func(string) string) (*Config, error) {
 		HTTPShutdownGrace:         p.duration("http.shutdown_grace", 0),
 		TrustedProxies:            p.prefixes("http.trusted_proxies"),
 		HTTPMaxConnections:        p.intRange("http.max_connections", 0, 1<<20),
+		MetricsAddr:               p.optionalAddr("metrics.addr"),
 		Issuer:                    p.issuer("issuer"),
 		Audience:                  p.nonEmpty("tokens.audience"),
 		AccessTTL:                 p.duration("tokens.access_ttl", time.Second),
@@ -287,6 +291,9 @@ func loadConfig(path string, getenv func(string) string) (*Config, error) {
 		p.bad("redis.sentinel.addrs", "is required with redis.sentinel.master")
 	case c.RedisSentinelMaster == "" && len(c.RedisSentinelAddrs) > 0:
 		p.bad("redis.sentinel.master", "is required with redis.sentinel.addrs")
+	}
+	if c.MetricsAddr != "" && sameListener(c.MetricsAddr, c.HTTPAddr) {
+		p.bad("metrics.addr", "must differ from http.addr: /metrics has a listener of its own (for example 127.0.0.1:9464)")
 	}
 	if c.MaintenanceInterval > 0 && c.MaintenanceInterval < time.Second {
 		p.bad("maintenance.interval", "must be 0 (off) or at least 1s")
@@ -416,6 +423,30 @@ func (p *parser) addr(key string) string {
 		p.bad(key, "must be host:port")
 	}
 	return s
+}
+
+// optionalAddr is host:port, or empty for off.
+func (p *parser) optionalAddr(key string) string {
+	if p.str(key) == "" {
+		return ""
+	}
+	return p.addr(key)
+}
+
+// sameListener reports whether two listen addresses would claim one port:
+// the same port (not 0, which picks a free one) on the same host, or on
+// a wildcard host that takes every address.
+func sameListener(a, b string) bool {
+	if a == b {
+		return true
+	}
+	ha, pa, err1 := net.SplitHostPort(a)
+	hb, pb, err2 := net.SplitHostPort(b)
+	if err1 != nil || err2 != nil || pa != pb || pa == "0" {
+		return false
+	}
+	wildcard := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return strings.EqualFold(ha, hb) || wildcard(ha) || wildcard(hb)
 }
 
 func (p *parser) duration(key string, min time.Duration) time.Duration {

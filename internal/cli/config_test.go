@@ -446,3 +446,32 @@ func TestLoadConfigRedisTopology(t *testing.T) {
 		t.Fatalf("no redis at all: %v", err)
 	}
 }
+
+// TestLoadConfigMetricsAddr: off by default; a listener of its own, so an
+// address that would take http.addr's port is refused by name.
+func TestLoadConfigMetricsAddr(t *testing.T) {
+	for _, tt := range []struct {
+		http, metrics string
+		bad           string // "" when it must load
+	}{
+		{"127.0.0.1:8080", "", ""},
+		{"127.0.0.1:8080", "127.0.0.1:9464", ""},
+		{"127.0.0.1:8080", "10.0.0.5:8080", ""},
+		{"127.0.0.1:0", "127.0.0.1:0", "metrics.addr must differ from http.addr"},
+		{"127.0.0.1:8080", "127.0.0.1:8080", "metrics.addr must differ from http.addr"},
+		{"127.0.0.1:8080", "0.0.0.0:8080", "metrics.addr must differ from http.addr"},
+		{":8080", "localhost:8080", "metrics.addr must differ from http.addr"},
+		{"[::1]:8080", "[::]:8080", "metrics.addr must differ from http.addr"},
+		{"127.0.0.1:8080", "9464", "metrics.addr must be host:port"},
+	} {
+		c, err := load(t, "", getenv(required, "IDP_HTTP_ADDR", tt.http, "IDP_METRICS_ADDR", tt.metrics))
+		switch {
+		case tt.bad == "" && err != nil:
+			t.Errorf("http %q metrics %q: %v", tt.http, tt.metrics, err)
+		case tt.bad == "" && c.MetricsAddr != tt.metrics:
+			t.Errorf("metrics.addr %q read as %q", tt.metrics, c.MetricsAddr)
+		case tt.bad != "" && (err == nil || !strings.Contains(err.Error(), tt.bad)):
+			t.Errorf("http %q metrics %q: error %v, want %q", tt.http, tt.metrics, err, tt.bad)
+		}
+	}
+}

@@ -15,7 +15,7 @@ func newKeysCmd(g *globals) *cobra.Command {
 
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List signing keys with their state and dates",
+		Short: "List signing keys with their algorithm, state and dates",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return g.withApp(cmd.Context(), func(a *app) error {
@@ -31,10 +31,10 @@ func newKeysCmd(g *globals) *cobra.Command {
 						if k.Published {
 							published = "yes"
 						}
-						rows = append(rows, []string{k.KID, string(k.State), tsAt(k.CreatedAt),
+						rows = append(rows, []string{k.KID, k.Alg, string(k.State), tsAt(k.CreatedAt),
 							ts(k.ActivatedAt), ts(k.RetiredAt), ts(k.ExpiresAt), published})
 					}
-					p.table([]string{"KID", "STATE", "CREATED", "ACTIVATED", "RETIRED", "EXPIRES", "PUBLISHED"}, rows)
+					p.table([]string{"KID", "ALG", "STATE", "CREATED", "ACTIVATED", "RETIRED", "EXPIRES", "PUBLISHED"}, rows)
 				})
 			})
 		},
@@ -43,7 +43,7 @@ func newKeysCmd(g *globals) *cobra.Command {
 	var opts core.RotateOptions
 	rotate := &cobra.Command{
 		Use:   "rotate [--emergency] [--force]",
-		Short: "Promote the next key to active, make a new next key and retire the old active key",
+		Short: "For each algorithm, promote the next key to active, make a new next key and retire the old active key",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return g.withApp(cmd.Context(), func(a *app) error {
@@ -51,16 +51,17 @@ func newKeysCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				warning := "The retired key stays published until the tokens it signed have expired."
+				warning := "The retired keys stay published until the tokens they signed have expired."
 				if opts.Emergency {
-					warning = "Emergency: the retired key is unpublished now; every token it signed is rejected."
+					warning = "Emergency: the retired keys are unpublished now; every token they signed is rejected."
 				}
 				return g.print(res, func(p *printer) {
-					p.box("Signing keys rotated", [][2]string{
-						{"Active", res.Active},
-						{"Next", res.Next},
-						{"Retired", res.Retired},
-					}, warning)
+					var rows [][2]string
+					for _, r := range res.Keys {
+						rows = append(rows, [2]string{r.Alg + " active", r.Active},
+							[2]string{r.Alg + " next", r.Next}, [2]string{r.Alg + " retired", r.Retired})
+					}
+					p.box("Signing keys rotated", rows, warning)
 				})
 			})
 		},
@@ -72,14 +73,22 @@ func newKeysCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// sortKeys orders keys as an operator reads them: the signing key first,
-// then the one coming next, then retired keys newest first. The store
+// sortKeys orders keys as an operator reads them: by algorithm (EdDSA, the
+// default, first), and within one the signing key first, then the one
+// coming next, then retired keys most recently retired first. The store
 // orders by creation time, which ties for the two keys made together.
 func sortKeys(keys []core.KeyInfo) {
+	algRank := map[string]int{core.AlgEdDSA: 0, core.AlgRS256: 1}
 	rank := map[core.KeyState]int{core.KeyActive: 0, core.KeyNext: 1, core.KeyRetired: 2}
 	sort.SliceStable(keys, func(i, j int) bool {
+		if algRank[keys[i].Alg] != algRank[keys[j].Alg] {
+			return algRank[keys[i].Alg] < algRank[keys[j].Alg]
+		}
 		if rank[keys[i].State] != rank[keys[j].State] {
 			return rank[keys[i].State] < rank[keys[j].State]
+		}
+		if ri, rj := keys[i].RetiredAt, keys[j].RetiredAt; ri != nil && rj != nil && !ri.Equal(*rj) {
+			return ri.After(*rj)
 		}
 		return keys[i].CreatedAt.After(keys[j].CreatedAt)
 	})

@@ -31,7 +31,8 @@ func newServeCmd(g *globals) *cobra.Command {
 			// carries that request's id.
 			log := slog.New(server.NewLogHandler(newLogger(g.stderr, cfg.LogLevel).Handler()))
 			reserveSchedulerThread(cfg.MaxConcurrentHashes, g.getenv, log)
-			a, err := openApp(ctx, cfg, log)
+			m := newMetrics(cfg, log)
+			a, err := openObservedApp(ctx, cfg, log, m)
 			if err != nil {
 				return err
 			}
@@ -59,6 +60,11 @@ func newServeCmd(g *globals) *cobra.Command {
 			workers.Go(func() { a.svcs.Maintenance.Run(workCtx, cfg.MaintenanceInterval) })
 			defer func() { stopWork(); workers.Wait() }()
 
+			requests, stopMetrics, err := startMetrics(cfg, m, a, log)
+			if err != nil {
+				return err
+			}
+			defer stopMetrics()
 			l, err := net.Listen("tcp", cfg.HTTPAddr)
 			if err != nil {
 				return fmt.Errorf("listen on http.addr %s: %w", cfg.HTTPAddr, err)
@@ -93,6 +99,7 @@ func newServeCmd(g *globals) *cobra.Command {
 				MaxConnections: maxConns,
 				TLS:            tlsConf,
 				Faces:          []server.Face{pages},
+				Requests:       requests,
 			})
 			log.Info("idp serving", "addr", l.Addr().String(), "issuer", cfg.Issuer, "kid", a.svcs.Keys.ActiveKID(), "version", Version,
 				"max_connections", maxConns, "max_connections_per_ip", server.PerIPConnections(maxConns))

@@ -141,7 +141,14 @@ type verifiedLogin struct {
 // hosted pages alike: per-IP limit, input validation, the lockout budget of
 // the account and its source, the one bcrypt comparison, and the audit row
 // of a failure. It writes nothing on success: the caller starts a session.
+// The observer learns how each check ended.
 func (e *env) passwordLogin(ctx context.Context, in LoginInput, meta Meta) (verifiedLogin, error) {
+	v, err := e.checkLogin(ctx, in, meta)
+	e.observeLogin(err)
+	return v, err
+}
+
+func (e *env) checkLogin(ctx context.Context, in LoginInput, meta Meta) (verifiedLogin, error) {
 	if in.Email == "" || in.Password == "" {
 		return verifiedLogin{}, Errorf(EINVALID, "email and password are required")
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/idp-dev/idp/internal/core/token"
 )
 
@@ -433,6 +435,9 @@ type EndSession struct {
 	// HintSubject is the user an id_token_hint named ("" without a valid
 	// one): a sign-out without asking is only for that user's browser.
 	HintSubject string
+	// HintSession is the sid of id_token_hint: the browser session the
+	// app's sign-in came from.
+	HintSession string
 	ClientName  string
 }
 
@@ -450,7 +455,7 @@ func (o *OAuth) CheckEndSession(ctx context.Context, hint, clientID, postLogout,
 		if clientID != "" && clientID != claims.Audience {
 			return EndSession{}, Errorf(EINVALID, "client_id doesn't match the id_token_hint")
 		}
-		clientID, out.HintSubject = claims.Audience, claims.Subject
+		clientID, out.HintSubject, out.HintSession = claims.Audience, claims.Subject, claims.SessionID
 	}
 	if clientID == "" {
 		if postLogout != "" {
@@ -480,4 +485,36 @@ func (o *OAuth) CheckEndSession(ctx context.Context, hint, clientID, postLogout,
 		}
 	}
 	return out, nil
+}
+
+// EndHintedSession ends the browser session an id_token_hint names, with
+// the sessions it started, for a logout arriving after that browser
+// session idled out or from a browser without its cookie: the app asked
+// to sign its user out, and its sessions must not outlive that. Only a
+// browser session of the hint's own user is ended.
+func (o *OAuth) EndHintedSession(ctx context.Context, es EndSession, meta Meta) error {
+	sid, err := uuid.Parse(es.HintSession)
+	if err != nil || es.HintSubject == "" {
+		return nil
+	}
+	b, err := o.store.BrowserSessionByID(ctx, sid)
+	if isCode(err, ENOTFOUND) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if b.UserID.String() != es.HintSubject {
+		return nil
+	}
+	return o.store.InTx(ctx, func(tx Tx) error {
+		n, err := tx.RevokeSession(ctx, b.ID, "logout", o.now())
+		if err != nil || n == 0 {
+			return err
+		}
+		ev := event(EventLogout, OutcomeSuccess, "end_session", meta).forSession(b.ID)
+		uid, tid := b.UserID, b.TenantID
+		ev.SubjectID, ev.TenantID = &uid, &tid
+		return o.audit.record(ctx, tx, ev)
+	})
 }

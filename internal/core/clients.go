@@ -56,9 +56,6 @@ const (
 	ScopeEmail         = "email"
 	ScopeRoles         = "roles"
 	ScopeOfflineAccess = "offline_access"
-
-	AlgEdDSA = "EdDSA"
-	AlgRS256 = "RS256"
 )
 
 // SupportedScopes are the scopes idp knows, in the order discovery lists
@@ -210,6 +207,9 @@ func (cs *Clients) apply(c *Client, in ClientInput) error {
 		}
 		c.Name = name
 	}
+	// Origins derived from the redirect URIs follow them; origins given
+	// explicitly stay until changed explicitly.
+	derived := slices.Equal(c.CORSOrigins, originsOf(c.RedirectURIs))
 	if in.given("redirect_uris", in.RedirectURIs) {
 		uris, err := checkRedirectURIs(in.RedirectURIs, "redirect_uri")
 		if err != nil {
@@ -262,7 +262,7 @@ func (cs *Clients) apply(c *Client, in ClientInput) error {
 			return err
 		}
 		c.CORSOrigins = origins
-	} else if in.given("redirect_uris", in.RedirectURIs) {
+	} else if in.given("redirect_uris", in.RedirectURIs) && derived {
 		c.CORSOrigins = originsOf(c.RedirectURIs)
 	}
 	return nil
@@ -534,29 +534,47 @@ func (cs *Clients) Delete(ctx context.Context, id string, meta Meta) error {
 // errBadClient is the one answer for every failed client authentication.
 var errBadClient = &Error{Code: EINVALIDCLIENT, Message: "client authentication failed"}
 
+// EventClientAuthFailure is a failed client authentication, for the audit
+// log.
+const EventClientAuthFailure = "client_auth_failure"
+
 // Authenticate checks a client's credentials: a confidential client must
 // send its secret; a public client sends none (secret == "" and it is
-// public). Unknown and disabled clients fail like a wrong secret.
-func (cs *Clients) Authenticate(ctx context.Context, id, secret string) (Client, error) {
+// public). Unknown and disabled clients fail like a wrong secret. Failures
+// are audited and limited per client IP (ratelimit.ip_per_minute; past it
+// 429 and one aggregated audit row a minute), successes are not: a
+// confidential app's backend exchanges every user's codes from one IP.
+func (cs *Clients) Authenticate(ctx context.Context, id, secret string, meta Meta) (Client, error) {
 	if id == "" || len(id) > 128 || len(secret) > 512 {
-		return Client{}, errBadClient
+		return Client{}, cs.authFailure(ctx, id, ReasonInvalidRequest, meta)
 	}
 	c, err := cs.store.ClientByID(ctx, id)
 	if isCode(err, ENOTFOUND) {
-		return Client{}, errBadClient
+		return Client{}, cs.authFailure(ctx, id, "unknown_client", meta)
 	}
 	if err != nil {
 		return Client{}, err
 	}
 	switch {
 	case c.Status != ClientActive:
-		return Client{}, errBadClient
+		return Client{}, cs.authFailure(ctx, id, "client_disabled", meta)
 	case c.Public:
 		if secret != "" {
-			return Client{}, errBadClient // a public client has no secret to send
+			// A public client has no secret to send.
+			return Client{}, cs.authFailure(ctx, id, "public_with_secret", meta)
 		}
 	case subtle.ConstantTimeCompare(token.HashOpaque(secret), c.SecretHash) != 1:
-		return Client{}, errBadClient
+		return Client{}, cs.authFailure(ctx, id, "bad_secret", meta)
 	}
 	return c, nil
+}
+
+func (cs *Clients) authFailure(ctx context.Context, id, reason string, meta Meta) error {
+	ev := event(EventClientAuthFailure, OutcomeFailure, reason, meta)
+	ev.ClientID, ev.ClientIDVerified = Clean(id, maxClientID), false
+	if err := cs.limitIPAudited(ctx, "client_auth", ev, meta); err != nil {
+		return err
+	}
+	cs.audit.recordBestEffort(ctx, ev)
+	return errBadClient
 }

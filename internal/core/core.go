@@ -93,6 +93,9 @@ type Deps struct {
 	Now    func() time.Time
 	// Maintenance is optional: without it the janitor is unavailable.
 	Maintenance MaintenanceStore
+	// Observer is told about logins, refreshes and the other events an
+	// operator watches (idp serve's metrics); nil observes nothing.
+	Observer Observer
 }
 
 // Credentials checks and makes password hashes. The built-in one is
@@ -140,6 +143,7 @@ type env struct {
 	devices *token.DeviceTokens
 	flows   *token.MAC
 	log     *slog.Logger
+	observe Observer
 	now     func() time.Time
 	hashes  chan struct{}
 	policy  password.Policy
@@ -160,6 +164,9 @@ func New(cfg Config, deps Deps) (*Services, error) {
 	}
 	if deps.Now == nil {
 		deps.Now = time.Now
+	}
+	if deps.Observer == nil {
+		deps.Observer = NopObserver{}
 	}
 	if cfg.MaxConcurrentHashes < 1 {
 		cfg.MaxConcurrentHashes = 1
@@ -232,6 +239,7 @@ func New(cfg Config, deps Deps) (*Services, error) {
 		devices: deps.Devices,
 		flows:   deps.Flows,
 		log:     deps.Logger,
+		observe: deps.Observer,
 		// Microseconds, as PostgreSQL stores them: a time read back equals
 		// the one written, so durations computed from both agree.
 		now:      func() time.Time { return deps.Now().UTC().Truncate(time.Microsecond) },
@@ -263,14 +271,19 @@ func New(cfg Config, deps Deps) (*Services, error) {
 func (e *env) withHashSlot(ctx context.Context, fn func()) error {
 	select {
 	case e.hashes <- struct{}{}:
+		e.observe.HashSlot(0, HashAcquired)
 	default:
+		start := time.Now()
 		t := time.NewTimer(e.cfg.HashQueueWait)
 		defer t.Stop()
 		select {
 		case e.hashes <- struct{}{}:
+			e.observe.HashSlot(time.Since(start), HashAcquired)
 		case <-t.C:
+			e.observe.HashSlot(time.Since(start), HashBusy)
 			return &Error{Code: EUNAVAILABLE, Message: "the server is busy, try again shortly", RetryAfter: time.Second}
 		case <-ctx.Done():
+			e.observe.HashSlot(time.Since(start), HashCancelled)
 			return &Error{Code: EUNAVAILABLE, Message: "request cancelled", Err: ctx.Err()}
 		}
 	}
@@ -278,6 +291,10 @@ func (e *env) withHashSlot(ctx context.Context, fn func()) error {
 	fn()
 	return nil
 }
+
+// HashSlots reports how many hashing slots are taken now, of how many
+// (security.max_concurrent_hashes).
+func (a *Auth) HashSlots() (inUse, size int) { return len(a.hashes), cap(a.hashes) }
 
 // Password rules a weak_password error names in its Reason, so a face can
 // say which rule failed in its own words.

@@ -1,7 +1,6 @@
 package core
 
 import (
-	"crypto/ed25519"
 	"net/netip"
 	"time"
 
@@ -160,11 +159,13 @@ const (
 	KeyRetired KeyState = "retired" // published until its tokens expire
 )
 
-// SigningKey is an Ed25519 key with its private part sealed at rest.
+// SigningKey is a signing key with its private part sealed at rest: the
+// Ed25519 seed, or an RSA key's PKCS #1 DER.
 type SigningKey struct {
-	KID           string
-	State         KeyState
-	Public        ed25519.PublicKey
+	KID   string
+	State KeyState
+	// Public is the raw 32-byte Ed25519 key, or an RSA key's PKCS #1 DER.
+	Public        []byte
 	PrivateSealed []byte
 	CreatedAt     time.Time
 	ActivatedAt   *time.Time
@@ -172,6 +173,8 @@ type SigningKey struct {
 	// ExpiresAt is when a retired key leaves the JWKS: after every token it
 	// signed has expired.
 	ExpiresAt *time.Time
+	// Alg is AlgEdDSA or AlgRS256; each rotates on its own.
+	Alg string
 }
 
 // Kinds of ResetToken: a reset request never voids an invite.

@@ -1,6 +1,7 @@
 package core_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"sync"
@@ -51,7 +52,8 @@ func TestKeyRotationBreaksNobody(t *testing.T) {
 	h.user("kim@example.com")
 	before := h.mustLogin("kim@example.com")
 	jwksBefore := jwksKIDs(t, h.svcs)
-	if len(jwksBefore) != 2 || !contains(jwksBefore, before.KID) {
+	// EdDSA active and next, then RS256 active and next.
+	if len(jwksBefore) != 4 || jwksBefore[0] != before.KID {
 		t.Fatalf("jwks before %v, token kid %s", jwksBefore, before.KID)
 	}
 	next := jwksBefore[1]
@@ -71,7 +73,7 @@ func TestKeyRotationBreaksNobody(t *testing.T) {
 		t.Fatalf("rotation %+v: want %s retired and %s active", res, before.KID, next)
 	}
 	after := jwksKIDs(t, h.svcs)
-	if len(after) != 3 || !contains(after, before.KID) || !contains(after, next) {
+	if len(after) != 6 || !contains(after, before.KID) || !contains(after, next) || !contains(after, jwksBefore[2]) || !contains(after, jwksBefore[3]) {
 		t.Fatalf("jwks after %v must share keys with %v", after, jwksBefore)
 	}
 	if _, err := h.svcs.Auth.Authenticate(ctx, before.AccessToken); err != nil {
@@ -97,7 +99,7 @@ func TestKeyRotationBreaksNobody(t *testing.T) {
 		t.Fatal("retired key still published after its tokens expired")
 	}
 	infos, err := h.svcs.Keys.List(ctx)
-	if err != nil || len(infos) != 3 {
+	if err != nil || len(infos) != 6 {
 		t.Fatalf("list %v %v", infos, err)
 	}
 	if n := h.count(`SELECT count(*) FROM user_login_events WHERE event = 'key_rotate'`); n != 1 {
@@ -123,9 +125,10 @@ func TestEmergencyRotationKillsOldTokens(t *testing.T) {
 func TestConcurrentEnsureMakesOnePair(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
-	if _, err := h.db.Exec(`DELETE FROM signing_keys`); err != nil {
+	if _, err := h.db.Exec(`DELETE FROM signing_keys; DELETE FROM rsa_signing_keys`); err != nil {
 		t.Fatal(err)
 	}
+	events := h.count(`SELECT count(*) FROM user_login_events WHERE event = 'key_create'`)
 	var wg sync.WaitGroup
 	for i := 0; i < 5; i++ {
 		wg.Add(1)
@@ -142,11 +145,16 @@ func TestConcurrentEnsureMakesOnePair(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if n := h.count(`SELECT count(*) FROM signing_keys WHERE state = 'active'`); n != 1 {
-		t.Fatalf("active keys = %d", n)
+	for _, table := range []string{"signing_keys", "rsa_signing_keys"} {
+		if n := h.count(`SELECT count(*) FROM ` + table + ` WHERE state = 'active'`); n != 1 {
+			t.Fatalf("%s: active keys = %d", table, n)
+		}
+		if n := h.count(`SELECT count(*) FROM ` + table + ` WHERE state = 'next'`); n != 1 {
+			t.Fatalf("%s: next keys = %d", table, n)
+		}
 	}
-	if n := h.count(`SELECT count(*) FROM signing_keys WHERE state = 'next'`); n != 1 {
-		t.Fatalf("next keys = %d", n)
+	if n := h.count(`SELECT count(*) FROM user_login_events WHERE event = 'key_create'`); n != events+4 {
+		t.Fatalf("key_create events %d -> %d, want one per key", events, n)
 	}
 }
 
@@ -174,5 +182,19 @@ func TestPrivateKeysAreSealed(t *testing.T) {
 	}
 	if len(sealed) != 12+32+16 {
 		t.Fatalf("sealed key is %d bytes, want nonce+seed+tag", len(sealed))
+	}
+	// Nor does the RSA key's hold its PKCS #1 DER, or any of its primes.
+	key := activeRSAKey(t, h)
+	if err := h.db.Get(&sealed, `SELECT private_key_sealed FROM rsa_signing_keys WHERE state = 'active'`); err != nil {
+		t.Fatal(err)
+	}
+	der := token.MarshalRSAPrivateKey(key.Private)
+	if len(sealed) != 12+len(der)+16 {
+		t.Fatalf("sealed RSA key is %d bytes, want nonce+DER+tag", len(sealed))
+	}
+	for _, secret := range [][]byte{der[:64], key.Private.D.Bytes()[:32], key.Private.Primes[0].Bytes()[:32], key.Private.Primes[1].Bytes()[:32]} {
+		if bytes.Contains(sealed, secret) {
+			t.Fatal("sealed RSA key holds private key material in the clear")
+		}
 	}
 }

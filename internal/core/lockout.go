@@ -158,10 +158,11 @@ func (g *guard) lock(ctx context.Context, account bool, u *User, tenant, email s
 	if err := e.limiter.Lock(ctx, g.a, account, d); err != nil {
 		e.log.WarnContext(ctx, "lock in limiter failed", "err", err)
 	}
-	reason := ReasonSourceMaxAttempts
+	reason, scope := ReasonSourceMaxAttempts, LockSource
 	if account {
-		reason = ReasonAccountMaxAttempts
+		reason, scope = ReasonAccountMaxAttempts, LockAccount
 	}
+	e.observe.Lockout(scope)
 	ev := event(EventAccountLocked, OutcomeSuccess, reason, meta).forInput(tenant, email)
 	if u != nil {
 		until := e.now().Add(d)

@@ -141,6 +141,14 @@ var errNoMaintenanceStore = &Error{Code: EINTERNAL, Message: "maintenance is not
 // (and an operator's `idp maintenance prune`) only one works at a time; a
 // dry run takes no lock and changes nothing.
 func (m *Maintenance) Prune(ctx context.Context, opts PruneOptions) (PruneReport, error) {
+	rep, err := m.prune(ctx, opts)
+	if !opts.DryRun {
+		m.observe.JanitorRun(rep, err)
+	}
+	return rep, err
+}
+
+func (m *Maintenance) prune(ctx context.Context, opts PruneOptions) (PruneReport, error) {
 	if m.store == nil {
 		return PruneReport{}, errNoMaintenanceStore
 	}

@@ -117,13 +117,13 @@ func TestClientLifecycle(t *testing.T) {
 	if err != nil || got.ClientSecret != "" {
 		t.Fatalf("Get shows the secret again: %+v, %v", got, err)
 	}
-	if _, err := h.svcs.Clients.Authenticate(ctx, c.ClientID, c.ClientSecret); err != nil {
+	if _, err := h.svcs.Clients.Authenticate(ctx, c.ClientID, c.ClientSecret, meta()); err != nil {
 		t.Fatalf("Authenticate: %v", err)
 	}
 	for _, bad := range []struct{ id, secret string }{
 		{c.ClientID, ""}, {c.ClientID, "wrong"}, {"unknown", c.ClientSecret}, {"", ""}, {c.ClientID, strings.Repeat("x", 600)},
 	} {
-		_, err := h.svcs.Clients.Authenticate(ctx, bad.id, bad.secret)
+		_, err := h.svcs.Clients.Authenticate(ctx, bad.id, bad.secret, meta())
 		wantCode(t, err, core.EINVALIDCLIENT)
 	}
 
@@ -132,7 +132,7 @@ func TestClientLifecycle(t *testing.T) {
 	if err != nil || rotated.ClientSecret == "" || rotated.ClientSecret == c.ClientSecret {
 		t.Fatalf("RotateSecret: %+v, %v", rotated, err)
 	}
-	_, err = h.svcs.Clients.Authenticate(ctx, c.ClientID, c.ClientSecret)
+	_, err = h.svcs.Clients.Authenticate(ctx, c.ClientID, c.ClientSecret, meta())
 	wantCode(t, err, core.EINVALIDCLIENT)
 
 	// Update changes what it names only; kind and tenant are fixed.
@@ -145,6 +145,18 @@ func TestClientLifecycle(t *testing.T) {
 	clear.Set("post_logout_redirect_uris")
 	if up, err = h.svcs.Clients.Update(ctx, c.ClientID, clear, meta()); err != nil || len(up.PostLogoutRedirectURIs) != 0 {
 		t.Fatalf("clearing a list: %+v, %v", up, err)
+	}
+	// Derived CORS origins follow new redirect URIs; explicit ones stay.
+	moved := core.ClientInput{RedirectURIs: []string{"https://moved.example/cb"}}
+	if up, err = h.svcs.Clients.Update(ctx, c.ClientID, moved, meta()); err != nil || strings.Join(up.CORSOrigins, " ") != "https://moved.example" {
+		t.Fatalf("derived origins after new redirect URIs: %+v, %v", up.CORSOrigins, err)
+	}
+	if _, err = h.svcs.Clients.Update(ctx, c.ClientID, core.ClientInput{CORSOrigins: []string{"https://spa.example"}}, meta()); err != nil {
+		t.Fatal(err)
+	}
+	moved.RedirectURIs = []string{"https://again.example/cb", "http://127.0.0.1:8000/cb"}
+	if up, err = h.svcs.Clients.Update(ctx, c.ClientID, moved, meta()); err != nil || strings.Join(up.CORSOrigins, " ") != "https://spa.example" {
+		t.Fatalf("explicit origins after new redirect URIs: %+v, %v", up.CORSOrigins, err)
 	}
 	_, err = h.svcs.Clients.Update(ctx, c.ClientID, core.ClientInput{Public: ptr(true)}, meta())
 	wantCode(t, err, core.EINVALID)
@@ -163,10 +175,10 @@ func TestClientLifecycle(t *testing.T) {
 	}
 	_, err = h.svcs.Clients.RotateSecret(ctx, pub.ClientID, meta())
 	wantCode(t, err, core.ECONFLICT)
-	if _, err := h.svcs.Clients.Authenticate(ctx, pub.ClientID, ""); err != nil {
+	if _, err := h.svcs.Clients.Authenticate(ctx, pub.ClientID, "", meta()); err != nil {
 		t.Fatal(err)
 	}
-	_, err = h.svcs.Clients.Authenticate(ctx, pub.ClientID, "a secret")
+	_, err = h.svcs.Clients.Authenticate(ctx, pub.ClientID, "a secret", meta())
 	wantCode(t, err, core.EINVALIDCLIENT)
 
 	list, err := h.svcs.Clients.List(ctx, "default")
@@ -183,12 +195,12 @@ func TestClientLifecycle(t *testing.T) {
 	if _, err := h.svcs.Clients.SetStatus(ctx, c.ClientID, core.ClientDisabled, meta()); err != nil {
 		t.Fatal(err)
 	}
-	_, err = h.svcs.Clients.Authenticate(ctx, c.ClientID, rotated.ClientSecret)
+	_, err = h.svcs.Clients.Authenticate(ctx, c.ClientID, rotated.ClientSecret, meta())
 	wantCode(t, err, core.EINVALIDCLIENT)
 	if _, err := h.svcs.Clients.SetStatus(ctx, c.ClientID, core.ClientActive, meta()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.svcs.Clients.Authenticate(ctx, c.ClientID, rotated.ClientSecret); err != nil {
+	if _, err := h.svcs.Clients.Authenticate(ctx, c.ClientID, rotated.ClientSecret, meta()); err != nil {
 		t.Fatal(err)
 	}
 	_, err = h.svcs.Clients.SetStatus(ctx, c.ClientID, "paused", meta())
@@ -260,4 +272,77 @@ func TestPruneOAuthCodes(t *testing.T) {
 	if n := h.count(`SELECT count(*) FROM oauth_codes`); n != 1 {
 		t.Fatalf("%d codes left, want the live one", n)
 	}
+}
+
+// Failed client authentications are audited and limited per IP; a
+// confidential client's successes and refreshes are not limited (its
+// backend speaks for all its users from one IP), a public client's are.
+func TestClientAuthenticationLimits(t *testing.T) {
+	h := newHarness(t, func(c *core.Config) { c.IPPerMinute = 3 })
+	ctx := context.Background()
+	h.user("lim@example.com")
+	c, err := h.svcs.Clients.Create(ctx, core.ClientInput{Name: ptr("App"), RedirectURIs: []string{"https://app.example/cb"},
+		FirstParty: ptr(true)}, meta())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		_, err := h.svcs.Clients.Authenticate(ctx, c.ClientID, "wrong", meta())
+		wantCode(t, err, core.EINVALIDCLIENT)
+	}
+	_, err = h.svcs.Clients.Authenticate(ctx, c.ClientID, "wrong", meta())
+	wantCode(t, err, core.ETHROTTLED)
+	_, err = h.svcs.Clients.Authenticate(ctx, c.ClientID, "wrong", meta())
+	wantCode(t, err, core.ETHROTTLED)
+	if n := h.count(`SELECT count(*) FROM user_login_events WHERE event = 'client_auth_failure' AND client_id = $1`, c.ClientID); n != 4 {
+		t.Errorf("%d client_auth_failure rows, want 3 failures and one aggregated throttle row", n)
+	}
+	if n := h.count(`SELECT count(*) FROM user_login_events WHERE event = 'client_auth_failure' AND reason = 'bad_secret'`); n != 3 {
+		t.Errorf("%d bad_secret rows, want 3", n)
+	}
+	// The right secret works all the same, as often as needed.
+	for range 5 {
+		if _, err := h.svcs.Clients.Authenticate(ctx, c.ClientID, c.ClientSecret, meta()); err != nil {
+			t.Fatalf("Authenticate with the secret while throttled: %v", err)
+		}
+	}
+
+	p := h.signIn("lim@example.com", false, "").Principal
+	verifier := strings.Repeat("w", 43)
+	client := func(v core.ClientView) core.Client {
+		got, err := h.svcs.OAuth.Client(ctx, v.ClientID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	conf := client(c)
+	resp, err := h.svcs.OAuth.ExchangeCode(ctx, core.CodeExchange{Client: conf, Code: h.issueCode(c, p, verifier),
+		RedirectURI: c.RedirectURIs[0], CodeVerifier: verifier}, meta())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if resp, err = h.svcs.Sessions.RefreshFor(ctx, resp.RefreshToken, &conf, meta()); err != nil {
+			t.Fatalf("confidential refresh %d: %v", i+1, err)
+		}
+	}
+	pubView, err := h.svcs.Clients.Create(ctx, core.ClientInput{Name: ptr("SPA"), Public: ptr(true),
+		RedirectURIs: []string{"http://127.0.0.1:5173/cb"}, FirstParty: ptr(true)}, meta())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := client(pubView)
+	resp, err = h.svcs.OAuth.ExchangeCode(ctx, core.CodeExchange{Client: pub, Code: h.issueCode(pubView, p, verifier),
+		RedirectURI: pubView.RedirectURIs[0], CodeVerifier: verifier}, meta())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if resp, err = h.svcs.Sessions.RefreshFor(ctx, resp.RefreshToken, &pub, meta()); err != nil {
+			t.Fatalf("public refresh %d: %v", i+1, err)
+		}
+	}
+	_, err = h.svcs.Sessions.RefreshFor(ctx, resp.RefreshToken, &pub, meta())
+	wantCode(t, err, core.ETHROTTLED)
 }

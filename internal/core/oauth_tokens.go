@@ -262,7 +262,8 @@ type Introspection struct {
 
 // Introspect says whether a token is live right now: an access token whose
 // signature, claims, session, user and tenant are all good, or an unspent
-// refresh token of a live session. Only confidential clients may ask.
+// refresh token of a live session. Only confidential clients may ask, and
+// only about tokens of their own tenant (any other is "active": false).
 func (o *OAuth) Introspect(ctx context.Context, client Client, raw string) (Introspection, error) {
 	if client.Public {
 		return Introspection{}, Errorf(EFORBIDDEN, "only confidential clients may introspect tokens")
@@ -278,6 +279,10 @@ func (o *OAuth) Introspect(ctx context.Context, client Client, raw string) (Intr
 		if err != nil {
 			return Introspection{}, err
 		}
+		if p.User.TenantID != client.TenantID {
+			// A client learns about its own tenant's tokens only.
+			return Introspection{}, nil
+		}
 		c := p.Claims
 		roles := c.Roles
 		return Introspection{Active: true, Scope: c.Scope, ClientID: c.ClientID, Username: p.User.Email, TokenType: "Bearer",
@@ -292,7 +297,7 @@ func (o *OAuth) Introspect(ctx context.Context, client Client, raw string) (Intr
 		return Introspection{}, err
 	}
 	now := o.now()
-	if rt.SpentAt != nil || !sess.ActiveAt(now) || !now.Before(rt.ExpiresAt) {
+	if rt.SpentAt != nil || !sess.ActiveAt(now) || !now.Before(rt.ExpiresAt) || sess.TenantID != client.TenantID {
 		return Introspection{}, nil
 	}
 	u, err := o.store.UserByID(ctx, sess.UserID)

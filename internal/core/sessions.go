@@ -60,14 +60,27 @@ func clientMismatch(sess Session, client *Client) bool {
 // RefreshFor is Refresh at the OAuth token endpoint, for the client that
 // authenticated there (nil when none did).
 func (s *Sessions) RefreshFor(ctx context.Context, raw string, client *Client, meta Meta) (TokenResponse, error) {
+	resp, replayed, err := s.refresh(ctx, raw, client, meta)
+	s.observeRefresh(replayed, err)
+	return resp, err
+}
+
+// refresh is RefreshFor; replayed says the answer is the pair of an
+// earlier rotation, given again inside the grace window.
+func (s *Sessions) refresh(ctx context.Context, raw string, client *Client, meta Meta) (_ TokenResponse, replayed bool, _ error) {
 	if raw == "" {
-		return TokenResponse{}, Errorf(EINVALID, "refresh_token is required")
+		return notReplay(TokenResponse{}, Errorf(EINVALID, "refresh_token is required"))
 	}
-	if err := s.limitIPAudited(ctx, "refresh", event(EventRefreshFailure, OutcomeFailure, "", meta), meta); err != nil {
-		return TokenResponse{}, err
+	// A confidential client proved its secret: its refreshes come from its
+	// backend's IP for all its users, so the per-IP limit is for everyone
+	// else (the password API's clients, public OAuth clients).
+	if client == nil || client.Public {
+		if err := s.limitIPAudited(ctx, "refresh", event(EventRefreshFailure, OutcomeFailure, "", meta), meta); err != nil {
+			return notReplay(TokenResponse{}, err)
+		}
 	}
 	if len(raw) > 512 {
-		return s.refreshFailure(ctx, errBadGrant(ReasonUnknownToken), nil, meta)
+		return notReplay(s.refreshFailure(ctx, errBadGrant(ReasonUnknownToken), nil, meta))
 	}
 	hash := token.HashOpaque(raw)
 	var resp TokenResponse
@@ -132,36 +145,40 @@ func (s *Sessions) RefreshFor(ctx context.Context, raw string, client *Client, m
 	})
 	switch {
 	case err == nil:
-		return resp, nil
+		return resp, false, nil
 	case failed != nil:
-		return s.refreshFailure(ctx, failed, subject, meta)
+		return notReplay(s.refreshFailure(ctx, failed, subject, meta))
 	case errors.Is(err, errAlreadySpent):
 		return s.replayOrReuse(ctx, raw, hash, client, meta)
 	default:
-		return TokenResponse{}, err
+		return notReplay(TokenResponse{}, err)
 	}
 }
 
-// replayOrReuse answers a token that is not (or no longer) unspent.
-func (s *Sessions) replayOrReuse(ctx context.Context, raw string, hash []byte, client *Client, meta Meta) (TokenResponse, error) {
+// notReplay passes on an answer that is not a replay.
+func notReplay(resp TokenResponse, err error) (TokenResponse, bool, error) { return resp, false, err }
+
+// replayOrReuse answers a token that is not (or no longer) unspent;
+// replayed says the answer is the child pair given again.
+func (s *Sessions) replayOrReuse(ctx context.Context, raw string, hash []byte, client *Client, meta Meta) (TokenResponse, bool, error) {
 	rt, sess, err := s.store.RefreshTokenByHash(ctx, hash)
 	if isCode(err, ENOTFOUND) {
-		return s.refreshFailure(ctx, errBadGrant(ReasonUnknownToken), nil, meta)
+		return notReplay(s.refreshFailure(ctx, errBadGrant(ReasonUnknownToken), nil, meta))
 	}
 	if err != nil {
-		return TokenResponse{}, err
+		return notReplay(TokenResponse{}, err)
 	}
 	if clientMismatch(sess, client) {
-		return s.refreshFailureSession(ctx, errBadGrant(ReasonOtherClient), sess, meta)
+		return notReplay(s.refreshFailureSession(ctx, errBadGrant(ReasonOtherClient), sess, meta))
 	}
 	now := s.now()
 	if rt.SpentAt == nil {
 		// Spent by a transaction that then rolled back: the token is live
 		// again, but we don't loop; the client may simply retry.
-		return TokenResponse{}, &Error{Code: EUNAVAILABLE, Message: "refresh raced another request, retry", RetryAfter: time.Second}
+		return notReplay(TokenResponse{}, &Error{Code: EUNAVAILABLE, Message: "refresh raced another request, retry", RetryAfter: time.Second})
 	}
 	if sess.RevokedAt != nil {
-		return s.refreshFailureSession(ctx, errBadGrant(ReasonSessionRevoked), sess, meta)
+		return notReplay(s.refreshFailureSession(ctx, errBadGrant(ReasonSessionRevoked), sess, meta))
 	}
 	if now.Sub(*rt.SpentAt) <= s.cfg.RefreshGrace && rt.Replay != nil {
 		plain, err := token.OpenForHolder(raw, rt.Replay)
@@ -172,10 +189,10 @@ func (s *Sessions) replayOrReuse(ctx context.Context, raw string, hash []byte, c
 				// thief replaying a token inside the window looks the same.
 				ev := s.sessionEvent(ctx, s.store, event(EventRefreshReplay, OutcomeSuccess, "grace_window", meta), sess)
 				s.audit.recordBestEffort(ctx, ev)
-				return resp, nil
+				return resp, true, nil
 			}
 		}
-		return s.refreshFailureSession(ctx, errBadGrant(ReasonUnknownToken), sess, meta)
+		return notReplay(s.refreshFailureSession(ctx, errBadGrant(ReasonUnknownToken), sess, meta))
 	}
 	// Reuse after the grace window: someone else may hold the family.
 	var revoked int
@@ -192,12 +209,12 @@ func (s *Sessions) replayOrReuse(ctx context.Context, raw string, hash []byte, c
 		return s.audit.record(ctx, tx, ev)
 	})
 	if err != nil {
-		return TokenResponse{}, err
+		return notReplay(TokenResponse{}, err)
 	}
 	if revoked == 0 {
-		return s.refreshFailureSession(ctx, errBadGrant(ReasonSessionRevoked), sess, meta)
+		return notReplay(s.refreshFailureSession(ctx, errBadGrant(ReasonSessionRevoked), sess, meta))
 	}
-	return TokenResponse{}, errBadGrant(ReasonReuse)
+	return notReplay(TokenResponse{}, errBadGrant(ReasonReuse))
 }
 
 func (s *Sessions) refreshFailure(ctx context.Context, e *Error, u *User, meta Meta) (TokenResponse, error) {

@@ -44,6 +44,7 @@ func TestSeveralInstancesShareEverything(t *testing.T) {
 	var list struct {
 		Keys []struct {
 			KID   string `json:"kid"`
+			Alg   string `json:"alg"`
 			State string `json:"state"`
 		} `json:"keys"`
 	}
@@ -53,7 +54,9 @@ func TestSeveralInstancesShareEverything(t *testing.T) {
 	}
 	active := ""
 	for _, k := range list.Keys {
-		if k.State == "active" {
+		// Access tokens are signed by the active EdDSA key (RS256 keys sign
+		// ID tokens only).
+		if k.State == "active" && k.Alg == "EdDSA" {
 			active = k.KID
 		}
 	}

@@ -465,7 +465,8 @@ func TestContractJOSEInterop(t *testing.T) {
 		t.Errorf("claims %+v", std)
 	}
 
-	// The JWKS is exactly CONTRACT 4.2: OKP/Ed25519 public keys, nothing more.
+	// The JWKS is exactly CONTRACT 4.2 and 7: OKP/Ed25519 public keys, then
+	// the RSA keys of RS256 ID tokens, nothing more.
 	var raw struct {
 		Keys []map[string]any `json:"keys"`
 	}
@@ -473,18 +474,24 @@ func TestContractJOSEInterop(t *testing.T) {
 	if err := json.Unmarshal(r.Body, &raw); err != nil {
 		t.Fatal(err)
 	}
-	if len(raw.Keys) != 2 {
-		t.Errorf("JWKS has %d keys, want active and next", len(raw.Keys))
+	if len(raw.Keys) != 4 {
+		t.Errorf("JWKS has %d keys, want active and next of EdDSA and RS256", len(raw.Keys))
 	}
-	for _, k := range raw.Keys {
-		if len(k) != 6 || k["kty"] != "OKP" || k["crv"] != "Ed25519" || k["use"] != "sig" || k["alg"] != "EdDSA" {
+	for i, k := range raw.Keys {
+		if i >= 2 {
+			if n, _ := k["n"].(string); len(k) != 6 || k["kty"] != "RSA" || k["e"] != "AQAB" || len(n) != 512 || k["use"] != "sig" || k["alg"] != "RS256" {
+				t.Errorf("JWK %v", k)
+			}
+		} else if len(k) != 6 || k["kty"] != "OKP" || k["crv"] != "Ed25519" || k["use"] != "sig" || k["alg"] != "EdDSA" {
 			t.Errorf("JWK %v", k)
 		}
-		if x, _ := k["x"].(string); len(x) != 43 {
+		if x, _ := k["x"].(string); i < 2 && len(x) != 43 {
 			t.Errorf("x %q is not 43 characters", x)
 		}
-		if _, ok := k["d"]; ok {
-			t.Errorf("JWK has a private part")
+		for _, private := range []string{"d", "p", "q", "dp", "dq", "qi"} {
+			if _, ok := k[private]; ok {
+				t.Errorf("JWK has a private part %q", private)
+			}
 		}
 	}
 

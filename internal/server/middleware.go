@@ -32,6 +32,8 @@ type requestInfo struct {
 	clientIP     netip.Addr
 	// errCode is the error the response carried, for the access log line.
 	errCode string
+	// route is the pattern that served the request, set by dispatch.
+	route string
 }
 
 type requestInfoKey struct{}
@@ -160,9 +162,43 @@ func (s *Server) observe(next http.Handler) http.Handler {
 				attrs = append(attrs, slog.String("error", info.errCode))
 			}
 			s.log.LogAttrs(ctx, slog.LevelInfo, "http request", attrs...)
+			if s.opts.Requests != nil {
+				s.opts.Requests.ObserveRequest(s.routeOf(r, info), methodLabel(r.Method), rec.status, time.Since(start))
+			}
 		}()
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// routeOf is the path of the pattern that served r: dispatch notes it; a
+// request refused before dispatch (a body too large) is looked up here.
+func (s *Server) routeOf(r *http.Request, info *requestInfo) string {
+	pattern := info.route
+	if pattern == "" {
+		_, pattern = s.mux.Handler(r)
+	}
+	if pattern == "" {
+		return routeUnmatched
+	}
+	// "POST /api/v1/auth/token": the method goes in a label of its own.
+	if _, path, ok := strings.Cut(pattern, " "); ok {
+		return path
+	}
+	return pattern
+}
+
+// routeUnmatched is the route of every request no pattern served: one
+// label for every unknown path, so scanners can't multiply series.
+const routeUnmatched = "unmatched"
+
+// methodLabel keeps the standard methods and folds anything else into one.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "other"
 }
 
 // secure sets the headers every response carries, limits the body and

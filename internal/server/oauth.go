@@ -71,23 +71,25 @@ func (s *Server) oauthClient(r *http.Request, form map[string]string) (*core.Cli
 	if id == "" {
 		return nil, nil
 	}
-	c, err := s.svc.Clients.Authenticate(r.Context(), id, secret)
+	c, err := s.svc.Clients.Authenticate(r.Context(), id, secret, s.meta(r))
 	if err != nil {
 		return nil, err
 	}
 	return &c, nil
 }
 
+// requireForm refuses a back-channel request that isn't a form (RFC 6749
+// 3.2, RFC 7009 2.1, RFC 7662 2.1).
+func requireForm(r *http.Request, what string) error {
+	if mediaType(r) != mediaForm {
+		return &apiError{http.StatusUnsupportedMediaType, "invalid_request", "the " + what + " request must be application/x-www-form-urlencoded"}
+	}
+	return nil
+}
+
 func (s *Server) handleOAuthToken(w http.ResponseWriter, r *http.Request) error {
 	noStore(w)
-	if mediaType(r) != mediaForm {
-		return &apiError{http.StatusUnsupportedMediaType, "invalid_request", "the token request must be application/x-www-form-urlencoded"}
-	}
-	form, err := readForm(r)
-	if err != nil {
-		return err
-	}
-	client, err := s.oauthClient(r, form)
+	form, client, err := s.clientRequest(r, "token")
 	if err != nil {
 		return err
 	}
@@ -144,15 +146,25 @@ func (s *Server) handleUserInfo(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// clientRequest reads a back-channel form and authenticates its client
+// (nil when it names none).
+func (s *Server) clientRequest(r *http.Request, what string) (map[string]string, *core.Client, error) {
+	if err := requireForm(r, what); err != nil {
+		return nil, nil, err
+	}
+	form, err := readForm(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	client, err := s.oauthClient(r, form)
+	return form, client, err
+}
+
 // handleRevoke is RFC 7009: 200 whatever the token, once the client is
 // authenticated (a public client names itself).
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) error {
 	noStore(w)
-	form, err := readForm(r)
-	if err != nil {
-		return err
-	}
-	client, err := s.oauthClient(r, form)
+	form, client, err := s.clientRequest(r, "revocation")
 	if err != nil {
 		return err
 	}
@@ -166,11 +178,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) error {
 // handleIntrospect is RFC 7662, for confidential clients.
 func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) error {
 	noStore(w)
-	form, err := readForm(r)
-	if err != nil {
-		return err
-	}
-	client, err := s.oauthClient(r, form)
+	form, client, err := s.clientRequest(r, "introspection")
 	if err != nil {
 		return err
 	}

@@ -274,7 +274,9 @@ func TestOpenAPIOIDCResponses(t *testing.T) {
 	}
 	chk.check(t, exchange{name: "logout to idp", method: "GET", path: endSessionURL, status: 303, validRequest: true})
 	chk.check(t, exchange{name: "logout cross-site post", method: "POST", path: endSessionURL, ctype: formType,
-		header: []string{"Sec-Fetch-Site", "cross-site"}, body: "client_id=x", status: 403, validRequest: true})
+		header: []string{"Sec-Fetch-Site", "cross-site"}, body: "client_id=x", status: 303, validRequest: true})
+	chk.check(t, exchange{name: "logout cross-site confirm", method: "POST", path: endSessionURL, ctype: formType,
+		header: []string{"Sec-Fetch-Site", "cross-site"}, body: "csrf=x&request=y", status: 403, validRequest: true})
 	chk.check(t, exchange{name: "app revoke signed out", method: "POST", path: "/account/apps/revoke", ctype: formType,
 		body: "csrf=x&client=y", status: 303, validRequest: true})
 

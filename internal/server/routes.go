@@ -43,6 +43,9 @@ func (s *Server) handle(h handlerFunc) http.Handler {
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 	h, pattern := s.mux.Handler(r)
 	if pattern != "" {
+		if info := requestInfoFrom(r.Context()); info != nil {
+			info.route = pattern
+		}
 		s.mux.ServeHTTP(w, r)
 		return
 	}

@@ -44,10 +44,21 @@ type Options struct {
 	// pages (internal/web) and the OAuth endpoints. Each mounts its own
 	// handlers on the server's mux, under its middleware.
 	Faces []Face
+	// Requests, when set, is told about every answered request (the
+	// metrics of internal/metrics); nil tells nobody.
+	Requests RequestObserver
 	// MaxConnections caps the connections Serve holds open at once; a
 	// client IP may hold PerIPConnections of it. Zero means
 	// MachineMaxConnections.
 	MaxConnections int
+}
+
+// RequestObserver is told about each request once it is answered. route is
+// the pattern that served it ("unmatched" when none did) and method a
+// standard method or "other", never the raw path or method, so an observer
+// may use them as metric labels.
+type RequestObserver interface {
+	ObserveRequest(route, method string, status int, elapsed time.Duration)
 }
 
 // Face is a group of routes beside the JSON API. It is given only the

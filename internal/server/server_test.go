@@ -283,7 +283,8 @@ func TestSmoke(t *testing.T) {
 		var set struct {
 			Keys []map[string]string `json:"keys"`
 		}
-		if err := json.Unmarshal(r.Body, &set); err != nil || len(set.Keys) != 2 {
+		// EdDSA active and next, RS256 (ID tokens) active and next.
+		if err := json.Unmarshal(r.Body, &set); err != nil || len(set.Keys) != 4 {
 			t.Fatalf("jwks %s (%v)", r.Body, err)
 		}
 		r = do(t, ts, "GET", "/.well-known/jwks.json", nil, "If-None-Match", etag)

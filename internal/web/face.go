@@ -103,7 +103,9 @@ func (f *Face) Mount(mux *http.ServeMux) {
 		mux.Handle("GET /oauth2/authorize/resume", f.handle(f.authorizeResume))
 		mux.Handle("POST /oauth2/consent", f.post(f.consent))
 		mux.Handle("GET /oauth2/logout", f.handle(f.endSession))
-		mux.Handle("POST /oauth2/logout", f.post(f.endSession))
+		// Apps may POST the logout request cross-site; endSession checks
+		// the origin of the confirm page's own form itself.
+		mux.Handle("POST /oauth2/logout", f.handle(f.endSession))
 		mux.Handle("POST /account/apps/revoke", f.post(f.revokeApp))
 	}
 	if f.opts.Renderer != nil {

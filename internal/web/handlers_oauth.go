@@ -144,6 +144,23 @@ func (f *Face) endSession(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
+		if form.Get("request") == "" {
+			// An app's POST (RP-Initiated Logout 1.0, 2): cross-site, so
+			// the SameSite=Lax session cookie didn't come with it. The
+			// same request as a GET, a top-level navigation, brings it.
+			q := url.Values{}
+			for _, k := range []string{"id_token_hint", "client_id", "post_logout_redirect_uri", "state", "ui_locales", "logout_hint"} {
+				if form.Get(k) != "" {
+					q.Set(k, form.Get(k))
+				}
+			}
+			redirect(w, r, "/oauth2/logout?"+q.Encode())
+			return nil
+		}
+		// The confirm page's Sign out: idp's own form only.
+		if err := f.cop.Check(r); err != nil {
+			return errCrossSite
+		}
 		v = form
 	}
 	p, err := f.signedIn(r)
@@ -152,7 +169,7 @@ func (f *Face) endSession(w http.ResponseWriter, r *http.Request) error {
 	}
 	b := binding(w, r)
 	// A confirmed request comes back signed.
-	if r.Method == http.MethodPost && v.Get("request") != "" {
+	if r.Method == http.MethodPost {
 		if p == nil || !f.opts.Browser.CheckFormToken(v.Get(FieldCSRF), b, p.Session.ID.String()) {
 			return &pageError{http.StatusBadRequest, msgTitleBadRequest, msgFormExpired}
 		}
@@ -171,6 +188,9 @@ func (f *Face) endSession(w http.ResponseWriter, r *http.Request) error {
 		return &pageError{http.StatusBadRequest, msgTitleBadRequest, msgBadLogout}
 	}
 	if p == nil {
+		if err := f.opts.OAuth.EndHintedSession(r.Context(), es, f.opts.Meta(r)); err != nil {
+			return err
+		}
 		return f.afterEndSession(w, r, es.RedirectTo)
 	}
 	if es.HintSubject != "" && es.HintSubject == p.User.ID.String() {

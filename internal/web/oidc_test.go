@@ -782,8 +782,9 @@ func TestLoginHintUILocalesAndIDTokenHint(t *testing.T) {
 	tk := e.wantTokens(t, e.exchange(t, hinted, wantCode(t, hinted, p, cb).code()))
 
 	// id_token_hint of the signed-in user: a code at once, even once the
-	// ID token has expired.
-	e.clock.Advance(time.Hour)
+	// ID token has expired (15 minutes; the browser session idles out
+	// after 30).
+	e.clock.Advance(20 * time.Minute)
 	hint := request(e.rp, set("id_token_hint", tk.IDToken), set("prompt", "none"))
 	p, cb = b.authorize(hint)
 	wantCode(t, hint, p, cb)
@@ -1146,14 +1147,13 @@ func TestEndSession(t *testing.T) {
 
 	// With the hint (expired by now): signed out at once, back to the
 	// app with state, and the app's sessions end.
-	e.clock.Advance(2 * time.Hour)
+	e.clock.Advance(20 * time.Minute)
 	p = b.get("/oauth2/logout?" + url.Values{"id_token_hint": {tk.IDToken}, "post_logout_redirect_uri": {rpLogout},
 		"state": {"xyz"}}.Encode())
 	if p.StatusCode != http.StatusFound || p.Header.Get("Location") != rpLogout+"?state=xyz" {
 		t.Fatalf("logout: %d to %q\n%s", p.StatusCode, p.Header.Get("Location"), p.body)
 	}
 	wantRedirect(t, b.get("/account"), "/login")
-	e.clock.Advance(-2 * time.Hour)
 	wantOAuthError(t, e.post(t, "/oauth2/token", &e.rp, url.Values{"grant_type": {"refresh_token"},
 		"refresh_token": {tk.RefreshToken}}), http.StatusBadRequest, "invalid_grant")
 
@@ -1168,6 +1168,44 @@ func TestEndSession(t *testing.T) {
 	}
 	wantOAuthError(t, e.post(t, "/oauth2/token", &e.rp, url.Values{"grant_type": {"refresh_token"},
 		"refresh_token": {tk2.RefreshToken}}), http.StatusBadRequest, "invalid_grant")
+	// An app's cross-site POST (RP-Initiated Logout 1.0, 2) arrives
+	// without the Lax session cookie: it comes back as a GET, a
+	// top-level navigation the cookie goes with.
+	b3, tk3 := e.flow(t, request(e.rp))
+	post := b3.do("POST", "/oauth2/logout", url.Values{"id_token_hint": {tk3.IDToken}, "post_logout_redirect_uri": {rpLogout},
+		"state": {"p"}}, "Sec-Fetch-Site", "cross-site", "Origin", "https://rp.example")
+	if post.StatusCode != http.StatusSeeOther || !strings.HasPrefix(post.Header.Get("Location"), "/oauth2/logout?") {
+		t.Fatalf("cross-site POST logout: %d %q\n%s", post.StatusCode, post.Header.Get("Location"), post.body)
+	}
+	if p, cb := b3.follow(post); cb == nil || cb.url.String() != rpLogout+"?state=p" {
+		t.Fatalf("POST logout ends at %d %v", p.StatusCode, cb)
+	}
+	wantRedirect(t, b3.get("/account"), "/login")
+	// The confirm page's own form is refused from another site.
+	b4, _ := e.flow(t, request(e.rp))
+	confirm = b4.get("/oauth2/logout?" + url.Values{"client_id": {e.rp.ClientID}}.Encode())
+	fields := hiddenFields(t, confirm.body, "/oauth2/logout")
+	forged := url.Values{}
+	for k, v := range fields {
+		forged.Set(k, v)
+	}
+	if res := b4.do("POST", "/oauth2/logout", forged, "Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example"); res.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-site confirm: %d", res.StatusCode)
+	}
+	wantStatus(t, b4.get("/account"), http.StatusOK)
+
+	// The browser session idled out before the app asked to sign its user
+	// out: the app's sessions of that browser end all the same.
+	b5, tk5 := e.flow(t, request(e.rp))
+	e.clock.Advance(31 * time.Minute)
+	wantRedirect(t, b5.get("/account"), "/login")
+	p = b5.get("/oauth2/logout?" + url.Values{"id_token_hint": {tk5.IDToken}, "post_logout_redirect_uri": {rpLogout}}.Encode())
+	if p.StatusCode != http.StatusFound || p.Header.Get("Location") != rpLogout {
+		t.Fatalf("logout after idling out: %d %q", p.StatusCode, p.Header.Get("Location"))
+	}
+	wantOAuthError(t, e.post(t, "/oauth2/token", &e.rp, url.Values{"grant_type": {"refresh_token"},
+		"refresh_token": {tk5.RefreshToken}}), http.StatusBadRequest, "invalid_grant")
+
 	// Signed out already: straight to the app's page.
 	p = b2.get("/oauth2/logout?" + url.Values{"client_id": {e.rp.ClientID}, "post_logout_redirect_uri": {rpLogout}}.Encode())
 	if p.StatusCode != http.StatusFound || p.Header.Get("Location") != rpLogout {
@@ -1194,6 +1232,22 @@ func TestRevocationAndIntrospection(t *testing.T) {
 	}
 	if rt := introspect(&e.rp, tk.RefreshToken); rt["active"] != true {
 		t.Errorf("introspection of a live refresh token: %v", rt)
+	}
+	// A client of another tenant learns nothing about this tenant's tokens.
+	ctx := context.Background()
+	if _, err := e.env.Services.Tenants.Create(ctx, "acme", "Acme", core.Meta{Actor: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	name := "Acme API"
+	acme, err := e.env.Services.Clients.Create(ctx, core.ClientInput{Name: &name, Tenant: "acme",
+		RedirectURIs: []string{"https://acme.example/cb"}}, core.Meta{Actor: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{tk.AccessToken, tk.RefreshToken} {
+		if x := introspect(&acme, tok); len(x) != 1 || x["active"] != false {
+			t.Errorf("another tenant's client introspects: %v", x)
+		}
 	}
 	if x := introspect(&e.rp, "garbage"); len(x) != 1 || x["active"] != false {
 		t.Errorf("introspection of garbage: %v", x)
@@ -1229,6 +1283,12 @@ func TestRevocationAndIntrospection(t *testing.T) {
 	}
 	if introspect(&e.rp, tk2.RefreshToken)["active"] != false {
 		t.Error("revoking the access token left its session alive")
+	}
+	for _, path := range []string{"/oauth2/revoke", "/oauth2/introspect"} {
+		hr, _ := http.NewRequest("POST", e.ts.URL+path, strings.NewReader(`{"token":"x"}`))
+		hr.Header.Set("Content-Type", "application/json")
+		hr.SetBasicAuth(e.rp.ClientID, e.rp.ClientSecret)
+		wantOAuthError(t, send(t, hr), http.StatusUnsupportedMediaType, "invalid_request")
 	}
 	wantOAuthError(t, e.post(t, "/oauth2/revoke", nil, url.Values{"token": {"x"}}, "Authorization", "Basic "+
 		base64.StdEncoding.EncodeToString([]byte(e.rp.ClientID+":wrong"))), http.StatusUnauthorized, "invalid_client")
@@ -1315,5 +1375,35 @@ func TestDiscoveryIsCompleteAndTrue(t *testing.T) {
 		if d[k] != v {
 			t.Errorf("%s = %v, want %v", k, d[k], v)
 		}
+	}
+}
+
+// A client registered for RS256 gets RS256 ID tokens (at_hash from
+// SHA-256), verifiable with the RSA key of the JWKS; the access token stays
+// EdDSA, and its ID tokens work as hints.
+func TestRS256Client(t *testing.T) {
+	e := newOP(t)
+	yes, alg, name := true, "RS256", "Legacy RP"
+	c, err := e.env.Services.Clients.Create(context.Background(), core.ClientInput{Name: &name, FirstParty: &yes,
+		RedirectURIs: []string{"https://legacy.example/cb"}, PostLogoutRedirectURIs: []string{"https://legacy.example/"}, IDTokenAlg: &alg},
+		core.Meta{Actor: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := request(c)
+	b, tk := e.flow(t, req)
+	hdr, _ := e.idToken(t, req, tk)
+	if hdr.Algorithm != "RS256" {
+		t.Fatalf("id_token alg %s, want RS256", hdr.Algorithm)
+	}
+	if ah, _ := jwtClaims(t, tk.AccessToken); ah["alg"] != "EdDSA" {
+		t.Errorf("access token alg %v, want EdDSA", ah["alg"])
+	}
+	hint := request(c, set("id_token_hint", tk.IDToken), set("prompt", "none"))
+	p, cb := b.authorize(hint)
+	wantCode(t, hint, p, cb)
+	p = b.get("/oauth2/logout?" + url.Values{"id_token_hint": {tk.IDToken}, "post_logout_redirect_uri": {"https://legacy.example/"}}.Encode())
+	if p.StatusCode != http.StatusFound || p.Header.Get("Location") != "https://legacy.example/" {
+		t.Fatalf("logout with an RS256 hint: %d %q", p.StatusCode, p.Header.Get("Location"))
 	}
 }

@@ -11,8 +11,9 @@
 package verifytest
 
 import (
-	"crypto/ed25519"
+	"crypto"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -141,12 +142,24 @@ func (i *Issuer) RotateEmergency() {
 	i.render()
 }
 
-// render must run with mu held. The order is idp's: active, next, retired.
+// idTokenKey stands for the RS256 keys idp publishes for ID tokens: package
+// verify must skip it. One per process, since RSA keys are slow to make.
+var idTokenKey = sync.OnceValue(func() *rsa.PublicKey {
+	k, err := token.GenerateRSAKey()
+	if err != nil {
+		panic("verifytest: " + err.Error())
+	}
+	return &k.Private.PublicKey
+})
+
+// render must run with mu held. The order is idp's: the EdDSA keys (active,
+// next, retired), then an RS256 key, which signs ID tokens only.
 func (i *Issuer) render() {
-	pubs := []ed25519.PublicKey{i.active.Public, i.next.Public}
+	pubs := []crypto.PublicKey{i.active.Public, i.next.Public}
 	for _, k := range i.retired {
 		pubs = append(pubs, k.Public)
 	}
+	pubs = append(pubs, idTokenKey())
 	body, err := token.RenderJWKS(pubs)
 	if err != nil {
 		panic("verifytest: " + err.Error())

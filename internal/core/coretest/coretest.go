@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -126,6 +127,11 @@ func New(t testing.TB, opts Options) *Env {
 		t.Fatalf("core.New: %v", err)
 	}
 	meta := core.Meta{Actor: "test"}
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	seedRSAKeys(t, env.Store, sealer, now())
 	if err := env.Services.Keys.Ensure(ctx, meta); err != nil {
 		t.Fatalf("Keys.Ensure: %v", err)
 	}
@@ -153,4 +159,45 @@ func randomBytes(n int) []byte {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return b
+}
+
+// rsaPair is one RS256 active and next key for every environment of the
+// test binary: generating a 3072-bit key takes a few hundred milliseconds,
+// which over hundreds of environments would double the test time. Each
+// environment has its own database, so sharing the keys shares no kid.
+var rsaPair = sync.OnceValue(func() [2]token.RSAKey {
+	var pair [2]token.RSAKey
+	for i := range pair {
+		k, err := token.GenerateRSAKey()
+		if err != nil {
+			panic("coretest: " + err.Error())
+		}
+		pair[i] = k
+	}
+	return pair
+})
+
+// seedRSAKeys stores rsaPair as the RS256 active and next key, sealed under
+// this environment's encryption key, so Keys.Ensure only makes the Ed25519
+// pair. Ensure's own RSA path is tested where the keys are deleted first
+// (core's TestEnsureAddsRSAKeys, TestConcurrentEnsureMakesOnePair) and by
+// every `idp migrate up` of the CLI tests.
+func seedRSAKeys(t testing.TB, store *postgres.Store, sealer *token.Sealer, now time.Time) {
+	t.Helper()
+	now = now.UTC().Truncate(time.Microsecond)
+	for i, state := range []core.KeyState{core.KeyActive, core.KeyNext} {
+		k := rsaPair()[i]
+		sealed, err := sealer.Seal(token.MarshalRSAPrivateKey(k.Private), []byte(k.ID))
+		if err != nil {
+			t.Fatalf("seal RSA key: %v", err)
+		}
+		sk := core.SigningKey{Alg: core.AlgRS256, KID: k.ID, State: state, CreatedAt: now,
+			Public: token.MarshalRSAPublicKey(&k.Private.PublicKey), PrivateSealed: sealed}
+		if state == core.KeyActive {
+			sk.ActivatedAt = &now
+		}
+		if err := store.InsertSigningKey(context.Background(), &sk); err != nil {
+			t.Fatalf("insert RSA key: %v", err)
+		}
+	}
 }

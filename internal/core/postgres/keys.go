@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"crypto/ed25519"
 	"database/sql"
 	"time"
 
@@ -10,10 +9,19 @@ import (
 )
 
 // signingKeysLock is the advisory lock id that serializes key rotation
-// across every server sharing the database ("idp_keys" in ASCII).
+// across every server sharing the database ("idp_keys" in ASCII). It covers
+// the keys of every algorithm.
 const signingKeysLock int64 = 0x6964705f6b657973
 
+// keyTables maps an algorithm to the table of its keys: Ed25519 keys stay
+// in signing_keys, which the previous release reads (migrations/0010).
+var keyTables = map[string]string{
+	core.AlgEdDSA: "signing_keys",
+	core.AlgRS256: "rsa_signing_keys",
+}
+
 type keyRow struct {
+	Alg           string       `db:"alg"`
 	KID           string       `db:"kid"`
 	State         string       `db:"state"`
 	Public        []byte       `db:"public_key"`
@@ -28,9 +36,10 @@ const keyCols = `kid, state, public_key, private_key_sealed, created_at, activat
 
 func (r keyRow) key() core.SigningKey {
 	return core.SigningKey{
+		Alg:           r.Alg,
 		KID:           r.KID,
 		State:         core.KeyState(r.State),
-		Public:        ed25519.PublicKey(r.Public),
+		Public:        r.Public,
 		PrivateSealed: r.PrivateSealed,
 		CreatedAt:     r.CreatedAt.UTC(),
 		ActivatedAt:   timePtr(r.ActivatedAt),
@@ -50,10 +59,14 @@ func (q queries) LockSigningKeys(ctx context.Context) ([]core.SigningKey, error)
 	return q.ListSigningKeys(ctx)
 }
 
-// ListSigningKeys returns every key, oldest first.
+// ListSigningKeys returns every key of every algorithm, oldest first.
 func (q queries) ListSigningKeys(ctx context.Context) ([]core.SigningKey, error) {
 	var rows []keyRow
-	if err := q.sel(ctx, "signing key", &rows, `SELECT `+keyCols+` FROM signing_keys ORDER BY created_at, kid`); err != nil {
+	if err := q.sel(ctx, "signing key", &rows, `
+		SELECT 'EdDSA' AS alg, `+keyCols+` FROM signing_keys
+		UNION ALL
+		SELECT 'RS256' AS alg, `+keyCols+` FROM rsa_signing_keys
+		ORDER BY created_at, alg, kid`); err != nil {
 		return nil, err
 	}
 	out := make([]core.SigningKey, 0, len(rows))
@@ -63,16 +76,29 @@ func (q queries) ListSigningKeys(ctx context.Context) ([]core.SigningKey, error)
 	return out, nil
 }
 
+func keyTable(alg string) (string, error) {
+	table, ok := keyTables[alg]
+	if !ok {
+		return "", &core.Error{Code: core.EINVALID, Message: "invalid signing key: unknown algorithm"}
+	}
+	return table, nil
+}
+
 // InsertSigningKey inserts k, filling CreatedAt when zero. A duplicate kid,
-// or a second active or next key (signing_keys_one_active), is ECONFLICT.
+// or a second active or next key of its algorithm (signing_keys_one_active,
+// rsa_signing_keys_one_active), is ECONFLICT; an unknown Alg is EINVALID.
 func (q queries) InsertSigningKey(ctx context.Context, k *core.SigningKey) error {
+	table, err := keyTable(k.Alg)
+	if err != nil {
+		return err
+	}
 	var createdAt time.Time
-	err := q.get(ctx, "signing key", &createdAt, `
-		INSERT INTO signing_keys (kid, state, public_key, private_key_sealed,
+	err = q.get(ctx, "signing key", &createdAt, `
+		INSERT INTO `+table+` (kid, state, public_key, private_key_sealed,
 			created_at, activated_at, retired_at, expires_at)
 		VALUES ($1, $2, $3, $4, COALESCE($5, now()), $6, $7, $8)
 		RETURNING created_at`,
-		k.KID, string(k.State), []byte(k.Public), k.PrivateSealed, nullTime(k.CreatedAt),
+		k.KID, string(k.State), k.Public, k.PrivateSealed, nullTime(k.CreatedAt),
 		k.ActivatedAt, k.RetiredAt, k.ExpiresAt)
 	if err != nil {
 		return err
@@ -81,10 +107,14 @@ func (q queries) InsertSigningKey(ctx context.Context, k *core.SigningKey) error
 	return nil
 }
 
-// UpdateSigningKey stores k's state and dates (its key material never
-// changes).
+// UpdateSigningKey stores k's state and dates (its key material and
+// algorithm never change).
 func (q queries) UpdateSigningKey(ctx context.Context, k *core.SigningKey) error {
+	table, err := keyTable(k.Alg)
+	if err != nil {
+		return err
+	}
 	return q.execOne(ctx, "signing key", `
-		UPDATE signing_keys SET state = $2, activated_at = $3, retired_at = $4, expires_at = $5
+		UPDATE `+table+` SET state = $2, activated_at = $3, retired_at = $4, expires_at = $5
 		WHERE kid = $1`, k.KID, string(k.State), k.ActivatedAt, k.RetiredAt, k.ExpiresAt)
 }

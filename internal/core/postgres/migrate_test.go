@@ -13,7 +13,7 @@ import (
 var ourTables = []string{
 	"tenants", "users", "user_profiles", "sessions", "refresh_tokens",
 	"signing_keys", "user_login_events", "password_reset_tokens",
-	"login_source_locks", "mail_outbox",
+	"login_source_locks", "mail_outbox", "rsa_signing_keys",
 }
 
 func TestMigrations(t *testing.T) {

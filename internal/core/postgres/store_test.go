@@ -659,7 +659,15 @@ func TestResetTokens(t *testing.T) {
 func key(kid string, state core.KeyState) core.SigningKey {
 	pub := make([]byte, 32)
 	copy(pub, kid)
-	return core.SigningKey{KID: kid, State: state, Public: pub, PrivateSealed: []byte("sealed-" + kid)}
+	return core.SigningKey{Alg: core.AlgEdDSA, KID: kid, State: state, Public: pub, PrivateSealed: []byte("sealed-" + kid)}
+}
+
+// rsaKey is an RS256 row: the store checks the size of the public key
+// (PKCS #1 DER), not its content.
+func rsaKey(kid string, state core.KeyState) core.SigningKey {
+	pub := make([]byte, 398)
+	copy(pub, kid)
+	return core.SigningKey{Alg: core.AlgRS256, KID: kid, State: state, Public: pub, PrivateSealed: []byte("sealed-" + kid)}
 }
 
 func TestSigningKeys(t *testing.T) {
@@ -692,7 +700,7 @@ func TestSigningKeys(t *testing.T) {
 		{"second next", key("k-n2", core.KeyNext), core.ECONFLICT},
 		{"retired ok", key("k-r", core.KeyRetired), ""},
 		{"bad state", key("k-x", "bogus"), core.EINVALID},
-		{"short public key", core.SigningKey{KID: "k-y", State: core.KeyRetired, Public: []byte{1}, PrivateSealed: []byte{1}}, core.EINVALID},
+		{"short public key", core.SigningKey{Alg: core.AlgEdDSA, KID: "k-y", State: core.KeyRetired, Public: []byte{1}, PrivateSealed: []byte{1}}, core.EINVALID},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			k := tc.k
@@ -1125,8 +1133,10 @@ func TestUnavailableEveryMethod(t *testing.T) {
 	collect("RevokeUserSessions", err)
 	_, err = s.RevokeTenantSessions(ctx, id, "x", at(0))
 	collect("RevokeTenantSessions", err)
-	collect("InsertSigningKey", s.InsertSigningKey(ctx, &core.SigningKey{}))
-	collect("UpdateSigningKey", s.UpdateSigningKey(ctx, &core.SigningKey{}))
+	collect("InsertSigningKey", s.InsertSigningKey(ctx, &core.SigningKey{Alg: core.AlgEdDSA}))
+	collect("UpdateSigningKey", s.UpdateSigningKey(ctx, &core.SigningKey{Alg: core.AlgEdDSA}))
+	collect("InsertSigningKey RS256", s.InsertSigningKey(ctx, &core.SigningKey{Alg: core.AlgRS256}))
+	collect("UpdateSigningKey RS256", s.UpdateSigningKey(ctx, &core.SigningKey{Alg: core.AlgRS256}))
 	collect("CreateResetToken", s.CreateResetToken(ctx, &core.ResetToken{}))
 	collect("VoidResetTokens", s.VoidResetTokens(ctx, id, "", at(0)))
 	_, err = s.UseResetToken(ctx, hash("x"), at(0))

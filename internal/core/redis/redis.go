@@ -34,6 +34,10 @@ type Options struct {
 	SentinelMaster string
 	SentinelAddrs  []string
 	ClusterAddrs   []string
+
+	// OnError, when set, is told the name of each command that failed
+	// ("dial" for a connection that could not be made), for metrics.
+	OnError func(command string)
 }
 
 const defaultTimeout = time.Second
@@ -69,17 +73,22 @@ func Open(_ context.Context, url string, opts Options) (*Client, error) {
 		}
 	}
 	tune(o, opts)
+	var c *Client
 	switch {
 	case len(opts.ClusterAddrs) > 0:
-		return &Client{rdb: goredis.NewClusterClient(clusterOptions(o, opts.ClusterAddrs))}, nil
+		c = &Client{rdb: goredis.NewClusterClient(clusterOptions(o, opts.ClusterAddrs))}
 	case opts.SentinelMaster != "":
 		if len(opts.SentinelAddrs) == 0 {
 			return nil, &core.Error{Code: core.EINVALID, Message: "redis.sentinel.addrs is required with redis.sentinel.master"}
 		}
-		return &Client{rdb: goredis.NewFailoverClient(failoverOptions(o, opts.SentinelMaster, opts.SentinelAddrs))}, nil
+		c = &Client{rdb: goredis.NewFailoverClient(failoverOptions(o, opts.SentinelMaster, opts.SentinelAddrs))}
 	default:
-		return &Client{rdb: goredis.NewClient(o), node: o}, nil
+		c = &Client{rdb: goredis.NewClient(o), node: o}
 	}
+	if opts.OnError != nil {
+		c.rdb.AddHook(errorHook{onError: opts.OnError})
+	}
+	return c, nil
 }
 
 // tune applies the timeouts and retry policy every topology shares.

@@ -14,7 +14,6 @@ import (
 )
 
 const (
-	algEdDSA  = "EdDSA"
 	typAccess = "at+jwt"
 
 	// maxTokenLen bounds the work an unauthenticated bearer can cause: base64
@@ -171,7 +170,7 @@ func Sign(key Key, c Claims) (string, error) {
 	}
 
 	// Neither value can fail to marshal: only strings, ints and []string.
-	hdr, _ := json.Marshal(header{Alg: algEdDSA, Typ: typAccess, Kid: key.ID})
+	hdr, _ := json.Marshal(header{Alg: AlgEdDSA, Typ: typAccess, Kid: key.ID})
 	payload, _ := json.Marshal(signedClaims{
 		Issuer:    c.Issuer,
 		Subject:   c.Subject,
@@ -238,7 +237,7 @@ func (v Verifier) Verify(raw string) (Claims, error) {
 	}
 
 	p := jwt.NewParser(
-		jwt.WithValidMethods([]string{algEdDSA}),
+		jwt.WithValidMethods([]string{AlgEdDSA}),
 		jwt.WithIssuer(v.Issuer),
 		jwt.WithAudience(v.Audience),
 		jwt.WithExpirationRequired(),
@@ -341,7 +340,7 @@ func parseReason(tok *jwt.Token, err error) string {
 	case errors.Is(err, jwt.ErrTokenUnverifiable):
 		return "unsupported alg"
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		if tok != nil && tok.Method != nil && tok.Method.Alg() != algEdDSA {
+		if tok != nil && tok.Method != nil && tok.Method.Alg() != AlgEdDSA {
 			return "alg not allowed"
 		}
 		return "bad signature"

@@ -33,3 +33,40 @@ func BenchmarkVerifyOversized(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkGenerateRSAKey is the cost of one RS256 key (`idp migrate up`
+// makes two, `idp keys rotate` one): docs/operations.md, "Signing keys".
+func BenchmarkGenerateRSAKey(b *testing.B) {
+	for b.Loop() {
+		if _, err := GenerateRSAKey(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSignIDToken(b *testing.B) {
+	for _, s := range []Signer{testKey, testRSAKey} {
+		b.Run(s.Alg(), func(b *testing.B) {
+			c := testIDClaims()
+			for b.Loop() {
+				if _, err := SignIDToken(s, c); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkVerifyIDTokenHint(b *testing.B) {
+	opts := testHintOptions()
+	for _, s := range []Signer{testKey, testRSAKey} {
+		b.Run(s.Alg(), func(b *testing.B) {
+			tok := mustSignID(b, s, testIDClaims())
+			for b.Loop() {
+				if _, err := VerifyIDTokenHint(tok, opts); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

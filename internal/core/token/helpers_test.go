@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -26,6 +27,24 @@ var testKey = func() Key {
 	}
 	return k
 }()
+
+// testRSAKey is made once: a 3072-bit key takes a few hundred milliseconds.
+var testRSAKey = func() RSAKey {
+	k, err := GenerateRSAKey()
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
+
+// otherRSAKey is a second RSA key, for the tests that need a stranger's.
+var otherRSAKey = sync.OnceValue(func() RSAKey {
+	k, err := GenerateRSAKey()
+	if err != nil {
+		panic(err)
+	}
+	return k
+})
 
 func testClaims() Claims {
 	return Claims{

@@ -2,9 +2,9 @@ package token
 
 import (
 	"crypto"
-	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -19,7 +19,7 @@ func TestInteropGoJose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := RenderJWKS([]ed25519.PublicKey{rotated.Public, testKey.Public})
+	raw, err := RenderJWKS([]crypto.PublicKey{rotated.Public, testKey.Public})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,6 +103,97 @@ func TestInteropGoJose(t *testing.T) {
 		wrong.ID = testKey.ID
 		if _, err := verify(mustSign(t, wrong, testClaims()), testNow); err == nil {
 			t.Error("go-jose accepts a signature from another key")
+		}
+	})
+}
+
+// TestInteropGoJoseIDTokens verifies our ID tokens of both algorithms with
+// go-jose from nothing but a JWKS holding both kinds of key, the way a
+// relying party that knows only our discovery document does.
+func TestInteropGoJoseIDTokens(t *testing.T) {
+	raw, err := RenderJWKS([]crypto.PublicKey{testKey.Public, &testRSAKey.Private.PublicKey, &otherRSAKey().Private.PublicKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal(raw, &set); err != nil {
+		t.Fatalf("go-jose cannot parse our JWKS: %v", err)
+	}
+	for _, k := range set.Keys {
+		tp, err := k.Thumbprint(crypto.SHA256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := base64.RawURLEncoding.EncodeToString(tp); got != k.KeyID {
+			t.Errorf("kid %s is not go-jose's RFC 7638 thumbprint %s", k.KeyID, got)
+		}
+		if !k.Valid() || !k.IsPublic() || k.Use != "sig" {
+			t.Errorf("JWK %s: valid=%v public=%v use=%s", k.KeyID, k.Valid(), k.IsPublic(), k.Use)
+		}
+	}
+
+	verify := func(t *testing.T, tok string, algs ...jose.SignatureAlgorithm) (josejwt.Claims, map[string]any, error) {
+		t.Helper()
+		parsed, err := josejwt.ParseSigned(tok, algs)
+		if err != nil {
+			return josejwt.Claims{}, nil, err
+		}
+		h := parsed.Headers[0]
+		keys := set.Key(h.KeyID)
+		if len(keys) != 1 {
+			return josejwt.Claims{}, nil, fmt.Errorf("kid %q matches %d JWKS keys", h.KeyID, len(keys))
+		}
+		// A careful relying party checks that the JWK's alg is the token's.
+		if keys[0].Algorithm != h.Algorithm {
+			return josejwt.Claims{}, nil, fmt.Errorf("token alg %s, key alg %s", h.Algorithm, keys[0].Algorithm)
+		}
+		if typ := h.ExtraHeaders[jose.HeaderType]; typ != "JWT" {
+			t.Errorf("typ = %v", typ)
+		}
+		var std josejwt.Claims
+		all := map[string]any{}
+		if err := parsed.Claims(keys[0].Key, &std, &all); err != nil {
+			return std, nil, err
+		}
+		return std, all, std.ValidateWithLeeway(josejwt.Expected{
+			Issuer: testIss, AnyAudience: josejwt.Audience{"client-1"}, Time: testNow,
+		}, 0)
+	}
+
+	const access = "an access token"
+	for _, s := range []Signer{testKey, testRSAKey} {
+		t.Run(s.Alg(), func(t *testing.T) {
+			c := testIDClaims()
+			c.AccessTokenHash = mustAtHash(t, s.Alg(), access)
+			tok := mustSignID(t, s, c)
+			std, all, err := verify(t, tok, jose.EdDSA, jose.RS256)
+			if err != nil {
+				t.Fatalf("go-jose rejects our %s ID token: %v", s.Alg(), err)
+			}
+			if std.Subject != c.Subject || all["nonce"] != c.Nonce || all["sid"] != c.SessionID || all["email"] != "alice@example.com" {
+				t.Errorf("go-jose read %+v %v", std, all)
+			}
+			// at_hash recomputed the way a relying party does, from the
+			// header's alg, independently of AtHash.
+			if got, want := all["at_hash"], independentAtHash(s.Alg(), access); got != want {
+				t.Errorf("at_hash %v, relying party computes %s", got, want)
+			}
+			// A relying party configured for the other algorithm only
+			// refuses the token.
+			other := jose.RS256
+			if s.Alg() == AlgRS256 {
+				other = jose.EdDSA
+			}
+			if _, _, err := verify(t, tok, other); err == nil {
+				t.Errorf("go-jose accepted a %s token when it allows only %s", s.Alg(), other)
+			}
+		})
+	}
+	t.Run("another key's signature under our kid", func(t *testing.T) {
+		stranger := otherRSAKey()
+		stranger.ID = testRSAKey.ID // our kid, the other key's signature
+		if _, _, err := verify(t, mustSignID(t, stranger, testIDClaims()), jose.RS256); err == nil {
+			t.Error("go-jose accepts a signature by another key under our kid")
 		}
 	})
 }

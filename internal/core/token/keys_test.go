@@ -2,6 +2,7 @@ package token
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
@@ -58,7 +59,11 @@ func TestRenderJWKS(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			raw, err := RenderJWKS(tt.keys)
+			pubs := make([]crypto.PublicKey, len(tt.keys))
+			for i, k := range tt.keys {
+				pubs[i] = k
+			}
+			raw, err := RenderJWKS(pubs)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -99,7 +104,7 @@ func TestRenderJWKS(t *testing.T) {
 
 	t.Run("rejects wrong-size keys", func(t *testing.T) {
 		for _, bad := range []ed25519.PublicKey{nil, make([]byte, 31), ed25519.PublicKey(testKey.Private)} {
-			if _, err := RenderJWKS([]ed25519.PublicKey{testKey.Public, bad}); err == nil {
+			if _, err := RenderJWKS([]crypto.PublicKey{testKey.Public, bad}); err == nil {
 				t.Errorf("accepted %d-byte key", len(bad))
 			}
 		}
