@@ -99,6 +99,7 @@ func newServeCmd(g *globals) *cobra.Command {
 				MaxConnections: maxConns,
 				TLS:            tlsConf,
 				Faces:          []server.Face{pages},
+				UILocales:      pages.Languages(),
 				Requests:       requests,
 			})
 			log.Info("idp serving", "addr", l.Addr().String(), "issuer", cfg.Issuer, "kid", a.svcs.Keys.ActiveKID(), "version", Version,

@@ -36,6 +36,9 @@ type Face struct {
 	cop  *http.CrossOriginProtection
 }
 
+// Languages lists the languages the pages speak.
+func (f *Face) Languages() []string { return f.opts.Renderer.Languages() }
+
 // New builds the pages. It does no I/O.
 func New(opts Options) (*Face, error) {
 	if opts.Logger == nil {

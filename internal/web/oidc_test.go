@@ -94,7 +94,7 @@ func newOP(t *testing.T) *opEnv {
 		t.Fatal(err)
 	}
 	srv := server.New(server.Options{Services: env.Services, Issuer: issuer, Faces: []server.Face{pages},
-		Logger: slog.New(slog.DiscardHandler)})
+		UILocales: pages.Languages(), Logger: slog.New(slog.DiscardHandler)})
 	ts.Config = srv.HTTPServer()
 	ts.Start()
 	t.Cleanup(ts.Close)
@@ -1369,6 +1369,9 @@ func TestDiscoveryIsCompleteAndTrue(t *testing.T) {
 		if !slices.Contains(claims, any(c)) {
 			t.Errorf("claims_supported lacks %s", c)
 		}
+	}
+	if got, _ := d["ui_locales_supported"].([]any); len(got) != 2 || got[0] != "de" || got[1] != "en" {
+		t.Errorf("ui_locales_supported = %v, want the catalogues [de en]", d["ui_locales_supported"])
 	}
 	for k, v := range map[string]any{"request_parameter_supported": false, "request_uri_parameter_supported": false,
 		"authorization_response_iss_parameter_supported": true} {
