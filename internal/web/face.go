@@ -26,7 +26,10 @@ type Options struct {
 	Meta              func(*http.Request) core.Meta
 	PasswordMinLength int
 	DeviceTokenTTL    time.Duration
-	Logger            *slog.Logger
+	// DefaultTenant is tenants.default: its sign-in page names no tenant
+	// unless the operator gave it a name of its own.
+	DefaultTenant string
+	Logger        *slog.Logger
 }
 
 // Face is the hosted pages, mounted by internal/server.
