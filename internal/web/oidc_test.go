@@ -1085,10 +1085,14 @@ func TestConsentForThirdPartyClients(t *testing.T) {
 		t.Errorf("another browser's consent form: %d", res.StatusCode)
 	}
 
-	// The account page lists the app; Revoke ends its access.
+	// The account page lists the app; Revoke ends its access. Its session
+	// goes by the app's name, not its client_id.
 	account := b.get("/account")
 	if !strings.Contains(account.body, "Third Party Notes") {
 		t.Fatalf("account page doesn't list the app:\n%s", account.body)
+	}
+	if n := strings.Count(account.body, "Third Party Notes"); n < 2 {
+		t.Errorf("the app's session isn't named after the app (%d mentions):\n%s", n, account.body)
 	}
 	wantRedirect(t, b.submit(account, "/account/apps/revoke", url.Values{"client": {e.third.ClientID}}), "/account?notice=app_revoked")
 	wantOAuthError(t, e.post(t, "/oauth2/token", &e.third, url.Values{"grant_type": {"refresh_token"},
