@@ -27,12 +27,21 @@ describe("Next.js example", () => {
   let browser, context, page;
   // Every response of the app the browser got: none may carry a token.
   const seen = [];
-  const watch = (p) =>
+  // Every sign-in round trip (the app's /auth/login, idp's authorize): a
+  // lost session comes back through idp's single sign-on without a page,
+  // so "no sign-in prompt" alone would not tell a refresh from a new
+  // sign-in.
+  let signIns = 0;
+  const watch = (p) => {
+    p.on("request", (r) => {
+      if (r.url().startsWith(`${app}/auth/login`) || r.url().startsWith(`${idp}/oauth2/authorize`)) signIns++;
+    });
     p.on("response", async (r) => {
       if (!r.url().startsWith(app)) return;
       const body = r.status() >= 300 && r.status() < 400 ? "" : await r.text().catch(() => "");
       seen.push({ url: r.url(), status: r.status(), headers: r.headers(), body });
     });
+  };
 
   before(async () => {
     browser = await chromium.launch({
@@ -106,9 +115,11 @@ describe("Next.js example", () => {
     // both tabs load with the same cookie: both refresh with the same
     // refresh token, and idp's grace window gives both the same new pair.
     await sleep((accessTTL / 2 + 0.5) * 1000);
+    const before = signIns;
     await Promise.all([page.goto(`${app}/me`), other.goto(`${app}/api-call`)]);
     await expectMe(page);
     await expectApiCall(other);
+    assert.equal(signIns, before, "a tab had to sign in again");
     await other.close();
   });
 
@@ -117,6 +128,7 @@ describe("Next.js example", () => {
     // kept a spent one, using it now would end the session (reuse
     // detection) and show idp's sign-in page.
     const expiries = new Set();
+    const before = signIns;
     const started = Date.now();
     let step = 0;
     while (Date.now() - started < 16000) {
@@ -135,6 +147,7 @@ describe("Next.js example", () => {
       step++;
       await sleep(700);
     }
+    assert.equal(signIns, before, "the session was lost and signed in again");
     // Each distinct expiry /api-call showed is one access token.
     assert.ok(expiries.size >= 3, `access tokens seen: ${[...expiries].join(", ")} (want 2 refreshes at least)`);
   });
