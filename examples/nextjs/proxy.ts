@@ -28,11 +28,10 @@ export async function proxy(request: NextRequest) {
     sealed = await seal(session);
     // Never log a token; the user and the new expiry are enough.
     console.log(`refreshed the session of ${claims(session).sub}: access token until ${new Date(session.expiresAt * 1000).toISOString()}`);
-    // The page rendering this request reads the new cookie...
-    request.cookies.set(SESSION_COOKIE, sealed);
   }
-  const response = NextResponse.next({ request: { headers: request.headers } });
-  // ...and the browser keeps it for the next one.
+  const response = NextResponse.next();
+  // The browser keeps the new cookie for its next request, and Next.js
+  // hands it to the page rendering this one as well.
   if (sealed) response.cookies.set(SESSION_COOKIE, sealed, cookieOptions(session.endsAt));
   // Private pages are never stored: after sign-out, Back must not show them.
   response.headers.set("Cache-Control", "no-store");

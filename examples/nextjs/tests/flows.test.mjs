@@ -17,6 +17,8 @@ const idp = env("IDP_URL");
 const email = env("USER_EMAIL");
 const password = env("USER_PASSWORD");
 const accessTTL = Number(env("ACCESS_TTL_SECONDS"));
+// POST here and the Go test runs `idp tokens revoke --email` for the user.
+const revokeHook = env("REVOKE_HOOK");
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // A JWS (an access, refresh or ID token of idp); the session cookie is a
@@ -70,7 +72,11 @@ describe("Next.js example", () => {
     const api = JSON.parse(await p.locator("#response").textContent());
     assert.equal(api.email, email);
     assert.ok(api.sub && api.tenant_id && Array.isArray(api.roles), JSON.stringify(api));
-    return expiresShown(p);
+    // The page used a live token: the one proxy.ts refreshed for this very
+    // request when the old one had run out.
+    const expires = await expiresShown(p);
+    assert.ok(Date.parse(expires) > Date.now(), `the page used an access token that expired at ${expires}`);
+    return expires;
   }
 
   it("sends a signed-out visit of a private page to idp's sign-in, and back to that page", async () => {
@@ -84,7 +90,7 @@ describe("Next.js example", () => {
     assert.equal((await page.locator("#signed-in-as").textContent()).trim(), email);
   });
 
-  it("keeps the tokens out of the browser: an encrypted HttpOnly cookie, no token in any page", async () => {
+  it("keeps the tokens out of the browser: an encrypted HttpOnly cookie, no token in any page", async (t) => {
     const cookies = await context.cookies(app);
     const session = cookies.find((c) => c.name === "__Host-app_session");
     assert.ok(session, `no session cookie among ${cookies.map((c) => c.name)}`);
@@ -94,6 +100,7 @@ describe("Next.js example", () => {
     assert.equal(session.path, "/");
     assert.doesNotMatch(session.value, jws, "the cookie holds a readable token");
     assert.ok(session.name.length + session.value.length < 4096, `session cookie of ${session.value.length} bytes`);
+    t.diagnostic(`session cookie: ${session.name.length + session.value.length} bytes`);
     assert.equal(await page.evaluate(() => document.cookie), "", "page scripts can read a cookie");
     // The login cookie is gone once the sign-in finished.
     assert.deepEqual(cookies.filter((c) => c.name.startsWith("__Host-app_login_")).map((c) => c.name), []);
@@ -111,10 +118,10 @@ describe("Next.js example", () => {
   it("survives two tabs refreshing at once", async () => {
     const other = await context.newPage();
     watch(other);
-    // Let the access token come due for a refresh (half its life), then
-    // both tabs load with the same cookie: both refresh with the same
-    // refresh token, and idp's grace window gives both the same new pair.
-    await sleep((accessTTL / 2 + 0.5) * 1000);
+    // Let the access token expire, then both tabs load with the same
+    // cookie: both refresh with the same refresh token, and idp's grace
+    // window gives both the same new pair.
+    await sleep((accessTTL + 1) * 1000);
     const before = signIns;
     await Promise.all([page.goto(`${app}/me`), other.goto(`${app}/api-call`)]);
     await expectMe(page);
@@ -191,5 +198,23 @@ describe("Next.js example", () => {
       domain: new URL(app).hostname, path: "/", secure: true, httpOnly: true, sameSite: "Lax" }]);
     await page.goto(`${app}/me`);
     assert.ok(onIdpSignIn(page), `a forged cookie reached ${page.url()}`);
+  });
+
+  it("sends the user to sign in once idp has revoked the session", async () => {
+    await page.goto(`${app}/me`);
+    assert.ok(onIdpSignIn(page));
+    await page.getByLabel("Email").fill(email);
+    await page.getByLabel("Password", { exact: true }).fill(password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.waitForURL(`${app}/me`);
+    await expectMe(page);
+    const res = await fetch(revokeHook, { method: "POST" });
+    assert.equal(res.status, 204, await res.text());
+    // The next refresh is refused (invalid_grant): not an error page, a
+    // new sign-in, and the dead session's cookie is gone.
+    await sleep((accessTTL / 2 + 0.5) * 1000);
+    await page.goto(`${app}/api-call`);
+    assert.ok(onIdpSignIn(page), `after the revocation: ${page.url()}`);
+    assert.equal((await context.cookies(app)).filter((c) => c.name === "__Host-app_session").length, 0);
   });
 });
