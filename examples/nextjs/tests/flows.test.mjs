@@ -176,7 +176,11 @@ describe("Next.js example", () => {
     await page.goto(`${app}/me`);
     await expectMe(page);
     await page.getByRole("button", { name: "Sign out" }).click();
-    await page.waitForURL(`${app}/`);
+    await page.waitForURL(`${app}/`, { timeout: 10000 }).catch(async () => {
+      const said = (await page.locator("main").textContent().catch(() => "")).replace(/\s+/g, " ").trim();
+      const where = new URL(page.url()); // its query may hold the ID token: not for the log
+      assert.fail(`sign-out ended on ${where.origin}${where.pathname} instead of ${app}/: ${said.slice(0, 200)}`);
+    });
     assert.equal(await page.getByRole("link", { name: "Sign in" }).count(), 1);
     assert.equal((await context.cookies(app)).filter((c) => c.name === "__Host-app_session").length, 0);
 
