@@ -56,9 +56,9 @@ test-go:
 	@$(MAKE) --no-print-directory cover-check
 
 # The downstream examples, each tested against a real idp serve
-# (examples/harness). examples/nextjs joins this list with the OpenID
-# Connect provider it signs in through.
-EXAMPLES := go-service fastapi node-service
+# (examples/harness); nextjs signs in through idp's OpenID Connect provider
+# in Debian's Chromium.
+EXAMPLES := go-service fastapi node-service nextjs
 
 test-examples: build
 	@scripts/examples.sh $(EXAMPLES)

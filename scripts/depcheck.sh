@@ -58,6 +58,7 @@ rule examples/harness         "$jwt|M/internal/core/token|M/internal/testenv|git
 	"the examples' test harness drives the idp binary; it links none of idp's services"
 rule examples/fastapi         '^$' 'the FastAPI example is Python; its Go test only drives it'
 rule examples/node-service    '^$' 'the Node example is JavaScript; its Go test only drives it'
+rule examples/nextjs          '^$' 'the Next.js example is TypeScript; its Go test only drives it'
 rule bench                    '.*' 'the benchmark drives the binary and baselines through the store'
 
 for pkg in $(go list -tags examples -f '{{.ImportPath}}' ./...); do

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # make test-examples: installs what the examples need when it is missing
-# (Debian's FastAPI stack, node and npm, each example's npm packages from its
-# lockfile), starts PostgreSQL and Redis as `make test` does, and runs each
-# example's test against a real `idp serve` (examples/harness).
+# (Debian's FastAPI stack and chromium, node and npm, each example's npm
+# packages from its lockfile), starts PostgreSQL and Redis as `make test`
+# does, and runs each example's test against a real `idp serve`
+# (examples/harness).
 #
-#   scripts/examples.sh go-service fastapi node-service
+#   scripts/examples.sh go-service fastapi node-service nextjs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ $# -eq 0 ]]; then
@@ -31,15 +32,25 @@ for ex in "$@"; do
 			apt_install python3 python3-fastapi python3-uvicorn python3-jwt python3-httpx python3-cryptography
 		fi
 		;;
+	nextjs)
+		# Its browser test drives Debian's Chromium, never a downloaded one.
+		[[ -x ${CHROMIUM:-/usr/bin/chromium} ]] || apt_install chromium
+		;;
 	esac
 	if [[ -f examples/$ex/package-lock.json ]]; then
 		command -v npm >/dev/null 2>&1 || apt_install nodejs npm
-		# jose 6 needs Node 20 (WebCrypto Ed25519); Debian 12's own nodejs is 18.
-		if ! node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)'; then
-			echo "examples/$ex needs Node.js 20 or later, found $(node --version)" >&2
+		# jose 6 needs Node 20 (WebCrypto Ed25519), Next.js 16 20.9;
+		# Debian 12's own nodejs is 18.
+		if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 9) ? 0 : 1)'; then
+			echo "examples/$ex needs Node.js 20.9 or later, found $(node --version)" >&2
 			exit 1
 		fi
-		(cd "examples/$ex" && npm ci --no-audit --no-fund --loglevel=error)
+		# npm ci only when node_modules doesn't hold this lockfile's packages.
+		sum=$(sha256sum "examples/$ex/package-lock.json" | cut -d' ' -f1)
+		if [[ $(cat "examples/$ex/node_modules/.idp-lock-sha256" 2>/dev/null) != "$sum" ]]; then
+			(cd "examples/$ex" && npm ci --no-audit --no-fund --loglevel=error)
+			echo "$sum" >"examples/$ex/node_modules/.idp-lock-sha256"
+		fi
 	fi
 done
 

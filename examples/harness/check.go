@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -38,6 +39,16 @@ const (
 // stopped when the test ends.
 func StartService(t *testing.T, cmd *exec.Cmd, base string) {
 	t.Helper()
+	StartProcess(t, cmd, base, func() bool { return answers401(base) })
+}
+
+// StartProcess starts cmd with its output collected and waits (30 s at
+// most) until ready holds. When the test ends it is killed, with its whole
+// process group if cmd asked for one (SysProcAttr.Setpgid), and its output
+// is logged if the test failed. The function returned reads the output so
+// far.
+func StartProcess(t *testing.T, cmd *exec.Cmd, what string, ready func() bool) func() string {
+	t.Helper()
 	out := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -46,36 +57,40 @@ func StartService(t *testing.T, cmd *exec.Cmd, base string) {
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
+		if cmd.SysProcAttr != nil && cmd.SysProcAttr.Setpgid {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
 		_ = cmd.Process.Kill()
 		<-done
 		if t.Failed() {
 			t.Logf("%s output:\n%s", cmd.Path, out.String())
 		}
 	})
-	waitForService(t, base, func() {
+	WaitFor(t, 30*time.Second, what, func() bool {
 		select {
 		case <-done:
 			t.Fatalf("%s exited: %s", cmd.Path, out.String())
 		default:
 		}
+		return ready()
 	})
+	return out.String
 }
 
 // WaitForService waits until the service at base answers /api/me without a
 // token with 401.
-func WaitForService(t *testing.T, base string) { waitForService(t, base, func() {}) }
-
-func waitForService(t *testing.T, base string, alive func()) {
+func WaitForService(t *testing.T, base string) {
 	t.Helper()
-	WaitFor(t, 30*time.Second, base, func() bool {
-		alive()
-		resp, err := http.Get(base + mePath)
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusUnauthorized
-	})
+	WaitFor(t, 30*time.Second, base, func() bool { return answers401(base) })
+}
+
+func answers401(base string) bool {
+	resp, err := http.Get(base + mePath)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusUnauthorized
 }
 
 // FreePort is a loopback port for an example's server.

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -59,6 +60,13 @@ type IDP struct {
 // test ends.
 func Start(t *testing.T) *IDP {
 	t.Helper()
+	return StartWith(t, nil)
+}
+
+// StartWith is Start with more idp settings as IDP_* variables (such as
+// IDP_TOKENS_ACCESS_TTL); they win over the harness's own.
+func StartWith(t *testing.T, settings map[string]string) *IDP {
+	t.Helper()
 	root := testenv.RepoRoot(t)
 	bin := os.Getenv("IDP_BIN")
 	if bin == "" {
@@ -85,6 +93,7 @@ func Start(t *testing.T) *IDP {
 		"IDP_ISSUER":                  p.URL,
 		"IDP_TOKENS_AUDIENCE":         Audience,
 	}
+	maps.Copy(vars, settings)
 	p.env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + p.dir}
 	for k, v := range vars {
 		p.env = append(p.env, k+"="+v)
@@ -294,4 +303,24 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// AuditEvent is one row of `idp audit list --output json`.
+type AuditEvent struct {
+	Event    string `json:"event"`
+	Outcome  string `json:"outcome"`
+	Reason   string `json:"reason"`
+	ClientID string `json:"client_id"`
+}
+
+// Audit is idp's audit log about email, newest first (at most 1000 events).
+func (p *IDP) Audit(email string) []AuditEvent {
+	p.t.Helper()
+	var out struct {
+		Events []AuditEvent `json:"events"`
+	}
+	if err := json.Unmarshal([]byte(p.Run("audit", "list", "--email", email, "--limit", "1000", "--output", "json")), &out); err != nil {
+		p.t.Fatalf("audit list: %v", err)
+	}
+	return out.Events
 }

@@ -99,6 +99,7 @@ func newServeCmd(g *globals) *cobra.Command {
 				MaxConnections: maxConns,
 				TLS:            tlsConf,
 				Faces:          []server.Face{pages},
+				UILocales:      pages.Languages(),
 				Requests:       requests,
 			})
 			log.Info("idp serving", "addr", l.Addr().String(), "issuer", cfg.Issuer, "kid", a.svcs.Keys.ActiveKID(), "version", Version,
@@ -120,7 +121,7 @@ func newPages(cfg *Config, a *app, log *slog.Logger) (*web.Face, error) {
 	return web.New(web.Options{
 		Browser: a.svcs.Browser, Users: a.svcs.Users, Resets: a.svcs.Resets, OAuth: a.svcs.OAuth, Renderer: r,
 		Issuer: cfg.Issuer, Meta: server.RequestMeta, PasswordMinLength: cfg.PasswordMinLength,
-		DeviceTokenTTL: cfg.DeviceTokenTTL, Logger: log,
+		DeviceTokenTTL: cfg.DeviceTokenTTL, DefaultTenant: cfg.DefaultTenant, Logger: log,
 	})
 }
 

@@ -175,14 +175,17 @@ func (b *Browser) SignOutEverywhere(ctx context.Context, p BrowserPrincipal, met
 
 // SessionInfo is one live session as the account page lists it.
 type SessionInfo struct {
-	ID        uuid.UUID
-	Browser   bool // a signed-in browser, else an app (API) session
-	ClientID  string
-	ClientIP  string
-	UserAgent string
-	CreatedAt time.Time
-	LastUsed  time.Time
-	Current   bool
+	ID       uuid.UUID
+	Browser  bool // a signed-in browser, else an app (API) session
+	ClientID string
+	// ClientName is the registered app's name for a session of the code
+	// flow ("" for a password-API session, whose client_id is free text).
+	ClientName string
+	ClientIP   string
+	UserAgent  string
+	CreatedAt  time.Time
+	LastUsed   time.Time
+	Current    bool
 }
 
 // Sessions lists the user's live browser and app sessions, newest use
@@ -197,9 +200,23 @@ func (b *Browser) Sessions(ctx context.Context, p BrowserPrincipal) ([]SessionIn
 		out = append(out, SessionInfo{ID: s.ID, Browser: true, ClientIP: s.ClientIP, UserAgent: s.UserAgent,
 			CreatedAt: s.CreatedAt, LastUsed: s.LastUsedAt, Current: s.ID == p.Session.ID})
 	}
+	names := map[string]string{}
 	for _, s := range api {
-		out = append(out, SessionInfo{ID: s.ID, ClientID: s.ClientID, ClientIP: s.ClientIP, UserAgent: s.UserAgent,
-			CreatedAt: s.CreatedAt, LastUsed: s.LastUsedAt})
+		info := SessionInfo{ID: s.ID, ClientID: s.ClientID, ClientIP: s.ClientIP, UserAgent: s.UserAgent,
+			CreatedAt: s.CreatedAt, LastUsed: s.LastUsedAt}
+		if s.ClientBound {
+			name, seen := names[s.ClientID]
+			if !seen {
+				if c, err := b.store.ClientByID(ctx, s.ClientID); err == nil {
+					name = c.Name
+				} else if !isCode(err, ENOTFOUND) {
+					return nil, err
+				}
+				names[s.ClientID] = name
+			}
+			info.ClientName = name
+		}
+		out = append(out, info)
 	}
 	return out, nil
 }

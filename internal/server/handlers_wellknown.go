@@ -59,7 +59,10 @@ type discovery struct {
 	FrontchannelLogoutSupported       bool     `json:"frontchannel_logout_supported"`
 }
 
-func discoveryDocument(issuer string) discovery {
+func discoveryDocument(issuer string, locales []string) discovery {
+	if locales == nil {
+		locales = []string{}
+	}
 	auth := []string{"client_secret_basic", "client_secret_post", "none"}
 	return discovery{
 		Issuer:                            issuer,
@@ -83,7 +86,7 @@ func discoveryDocument(issuer string) discovery {
 		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "sid", "at_hash",
 			"name", "email", "email_verified", "tenant_id", "roles", "client_id", "scope", "pwd_change"},
 		PromptValuesSupported:             []string{"none", "login", "consent", "select_account"},
-		UILocalesSupported:                []string{"en", "de"},
+		UILocalesSupported:                locales,
 		RequestParameterSupported:         false,
 		RequestURIParameterSupported:      false,
 		AuthorizationResponseISSSupported: true,

@@ -140,6 +140,7 @@ func newTestEnv(t testing.TB, adjust func(*core.Config, *server.Options)) *testE
 		t.Fatal(err)
 	}
 	opts.Faces = append(opts.Faces, pages)
+	opts.UILocales = pages.Languages()
 	srv := server.New(opts)
 	ts.Config = srv.HTTPServer()
 	ts.Start()

@@ -44,6 +44,9 @@ type Options struct {
 	// pages (internal/web) and the OAuth endpoints. Each mounts its own
 	// handlers on the server's mux, under its middleware.
 	Faces []Face
+	// UILocales are the languages of the hosted pages, for discovery's
+	// ui_locales_supported.
+	UILocales []string
 	// Requests, when set, is told about every answered request (the
 	// metrics of internal/metrics); nil tells nobody.
 	Requests RequestObserver
@@ -111,7 +114,7 @@ func New(opts Options) *Server {
 		log:  slog.New(NewLogHandler(opts.Logger.Handler())),
 		hsts: strings.HasPrefix(strings.ToLower(opts.Issuer), "https://"),
 	}
-	s.discovery = newStaticDoc(discoveryDocument(opts.Issuer))
+	s.discovery = newStaticDoc(discoveryDocument(opts.Issuer, opts.UILocales))
 	s.mux = http.NewServeMux()
 	s.routes()
 	for _, f := range opts.Faces {

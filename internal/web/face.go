@@ -26,7 +26,10 @@ type Options struct {
 	Meta              func(*http.Request) core.Meta
 	PasswordMinLength int
 	DeviceTokenTTL    time.Duration
-	Logger            *slog.Logger
+	// DefaultTenant is tenants.default: its sign-in page names no tenant
+	// unless the operator gave it a name of its own.
+	DefaultTenant string
+	Logger        *slog.Logger
 }
 
 // Face is the hosted pages, mounted by internal/server.
@@ -35,6 +38,9 @@ type Face struct {
 	log  *slog.Logger
 	cop  *http.CrossOriginProtection
 }
+
+// Languages lists the languages the pages speak.
+func (f *Face) Languages() []string { return f.opts.Renderer.Languages() }
 
 // New builds the pages. It does no I/O.
 func New(opts Options) (*Face, error) {

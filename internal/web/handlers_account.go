@@ -42,7 +42,11 @@ func (f *Face) renderAccount(w http.ResponseWriter, r *http.Request, status int,
 		if s.Browser {
 			kind = "browser"
 		}
-		rows = append(rows, SessionRow{ID: s.ID.String(), Kind: kind, Device: deviceName(s.UserAgent), ClientID: s.ClientID,
+		app := s.ClientID
+		if s.ClientName != "" {
+			app = s.ClientName
+		}
+		rows = append(rows, SessionRow{ID: s.ID.String(), Kind: kind, Device: deviceName(s.UserAgent), ClientID: app,
 			IP: s.ClientIP, Created: s.CreatedAt, LastUsed: s.LastUsed, Current: s.Current})
 	}
 	// This browser first, then by last use.

@@ -77,7 +77,9 @@ func (f *Face) renderLogin(w http.ResponseWriter, r *http.Request, status int, f
 	b := binding(w, r)
 	v.TitleID = msgTitleLogin
 	v.CSRF = f.opts.Browser.FormToken(b, "")
-	v.Tenant = &TenantView{Slug: tenant.Slug, Name: tenant.Name}
+	if tenant.Slug != f.defaultTenant() || tenant.Name != tenant.Slug {
+		v.Tenant = &TenantView{Slug: tenant.Slug, Name: tenant.Name}
+	}
 	forgot := url.Values{}
 	if flow.Tenant != "" {
 		forgot.Set("tenant", flow.Tenant)
@@ -154,4 +156,11 @@ func loginFailure(err error) (int, *Message, map[string]Message) {
 		return http.StatusBadRequest, &Message{ID: msgBadCredentials, Kind: "error"}, nil
 	}
 	return 0, nil, nil
+}
+
+func (f *Face) defaultTenant() string {
+	if f.opts.DefaultTenant == "" {
+		return "default"
+	}
+	return f.opts.DefaultTenant
 }

@@ -94,7 +94,7 @@ func newOP(t *testing.T) *opEnv {
 		t.Fatal(err)
 	}
 	srv := server.New(server.Options{Services: env.Services, Issuer: issuer, Faces: []server.Face{pages},
-		Logger: slog.New(slog.DiscardHandler)})
+		UILocales: pages.Languages(), Logger: slog.New(slog.DiscardHandler)})
 	ts.Config = srv.HTTPServer()
 	ts.Start()
 	t.Cleanup(ts.Close)
@@ -1085,10 +1085,14 @@ func TestConsentForThirdPartyClients(t *testing.T) {
 		t.Errorf("another browser's consent form: %d", res.StatusCode)
 	}
 
-	// The account page lists the app; Revoke ends its access.
+	// The account page lists the app; Revoke ends its access. Its session
+	// goes by the app's name, not its client_id.
 	account := b.get("/account")
 	if !strings.Contains(account.body, "Third Party Notes") {
 		t.Fatalf("account page doesn't list the app:\n%s", account.body)
+	}
+	if n := strings.Count(account.body, "Third Party Notes"); n < 2 {
+		t.Errorf("the app's session isn't named after the app (%d mentions):\n%s", n, account.body)
 	}
 	wantRedirect(t, b.submit(account, "/account/apps/revoke", url.Values{"client": {e.third.ClientID}}), "/account?notice=app_revoked")
 	wantOAuthError(t, e.post(t, "/oauth2/token", &e.third, url.Values{"grant_type": {"refresh_token"},
@@ -1369,6 +1373,9 @@ func TestDiscoveryIsCompleteAndTrue(t *testing.T) {
 		if !slices.Contains(claims, any(c)) {
 			t.Errorf("claims_supported lacks %s", c)
 		}
+	}
+	if got, _ := d["ui_locales_supported"].([]any); len(got) != 2 || got[0] != "de" || got[1] != "en" {
+		t.Errorf("ui_locales_supported = %v, want the catalogues [de en]", d["ui_locales_supported"])
 	}
 	for k, v := range map[string]any{"request_parameter_supported": false, "request_uri_parameter_supported": false,
 		"authorization_response_iss_parameter_supported": true} {

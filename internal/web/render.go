@@ -58,6 +58,17 @@ type Renderer struct {
 	warned sync.Map // missing message IDs already logged
 }
 
+// Languages lists the languages the pages are rendered in (their
+// catalogues), sorted: discovery's ui_locales_supported.
+func (r *Renderer) Languages() []string {
+	out := make([]string, 0, len(r.pages))
+	for lang := range r.pages {
+		out = append(out, lang)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // NewRenderer parses the embedded templates, catalogues and static files,
 // each replaced by the file of the same name under o.TemplatesDir when there
 // is one. It fails on a template that doesn't parse, a page or message

@@ -160,7 +160,7 @@ type SessionRow struct {
 	ID       string
 	Kind     string // "browser" or "app"
 	Device   string // "Firefox on Linux", from the User-Agent; "" when unknown
-	ClientID string // the app, for Kind "app"
+	ClientID string // the app, for Kind "app": its registered name, else the client_id it sent
 	IP       string
 	Created  time.Time
 	LastUsed time.Time

@@ -433,3 +433,19 @@ func TestForgotAndResetThroughTheMail(t *testing.T) {
 	again := b.submit(reset, "/password/reset", url.Values{"new_password": {"another passphrase"}, "confirm_password": {"another passphrase"}})
 	wantStatus(t, again, http.StatusBadRequest)
 }
+
+// The default tenant, unnamed, goes without a subtitle; any other tenant,
+// or a default tenant with a name of its own, is named on the sign-in page.
+func TestSignInNamesOnlyRealTenants(t *testing.T) {
+	e := newPages(t)
+	b := e.browser(t)
+	if p := b.get("/login"); strings.Contains(p.body, `class="subtitle"`) {
+		t.Errorf("the unnamed default tenant is named:\n%s", p.body)
+	}
+	if _, err := e.env.Services.Tenants.Create(context.Background(), "acme", "Acme Inc.", core.Meta{Actor: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if p := b.get("/login?tenant=acme"); !strings.Contains(p.body, "Acme Inc.") {
+		t.Errorf("acme's sign-in page doesn't name it:\n%s", p.body)
+	}
+}
