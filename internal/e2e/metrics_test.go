@@ -99,8 +99,8 @@ func TestServeMetrics(t *testing.T) {
 			t.Errorf("no %s in the exposition", series)
 		}
 	}
-	if after["idp_signing_keys_published"] != 2 {
-		t.Errorf("idp_signing_keys_published = %v, want 2 (active and next)", after["idp_signing_keys_published"])
+	if after["idp_signing_keys_published"] != 4 {
+		t.Errorf("idp_signing_keys_published = %v, want 4 (active and next of EdDSA and of RS256)", after["idp_signing_keys_published"])
 	}
 	for _, secret := range []string{email, "metrics-mona", userPassword, tok.AccessToken, tok.RefreshToken, rotated.RefreshToken, e.vars["IDP_SECURITY_PEPPER"]} {
 		if strings.Contains(body, secret) {
