@@ -346,3 +346,46 @@ func TestClientAuthenticationLimits(t *testing.T) {
 	_, err = h.svcs.Sessions.RefreshFor(ctx, resp.RefreshToken, &pub, meta())
 	wantCode(t, err, core.ETHROTTLED)
 }
+
+func TestOAuthErrorCode(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{core.Errorf(core.EINVALID, "x"), "invalid_request"},
+		{core.Errorf(core.EINVALIDCLIENT, "x"), "invalid_client"},
+		{core.Errorf(core.EINVALIDSCOPE, "x"), "invalid_scope"},
+		{core.Errorf(core.ELOGINREQUIRED, "x"), "login_required"},
+		{core.Errorf(core.ECONSENT, "x"), "consent_required"},
+		{core.Errorf(core.EACCESSDENIED, "x"), "access_denied"},
+		{core.Errorf(core.EDENIED, "x"), "invalid_grant"},
+		{core.Errorf(core.EUNAVAILABLE, "x"), "temporarily_unavailable"},
+		{core.Errorf(core.EFORBIDDEN, "x"), "unauthorized_client"},
+		{&core.Error{Code: core.EUNSUPPORTED, Reason: "response_type"}, "unsupported_response_type"},
+		{&core.Error{Code: core.EUNSUPPORTED, Reason: "grant_type"}, "unsupported_grant_type"},
+		{&core.Error{Code: core.EUNSUPPORTED, Reason: "request"}, "request_not_supported"},
+		{&core.Error{Code: core.EUNSUPPORTED, Reason: "request_uri"}, "request_uri_not_supported"},
+		{&core.Error{Code: core.EUNSUPPORTED}, "invalid_request"},
+		{core.Errorf(core.ECONFLICT, "x"), "server_error"},
+		{context.Canceled, "server_error"},
+		{&core.AuthorizeError{Err: core.Errorf(core.EINVALIDSCOPE, "no openid")}, "invalid_scope"},
+	} {
+		if got := core.OAuthErrorCode(tc.err); got != tc.want {
+			t.Errorf("OAuthErrorCode(%v) = %q, want %q", tc.err, got, tc.want)
+		}
+	}
+	ae := &core.AuthorizeError{Err: core.Errorf(core.EINVALID, "redirect_uri is not registered")}
+	if ae.Error() == "" || !strings.Contains(ae.Error(), "redirect_uri") {
+		t.Errorf("AuthorizeError.Error() = %q", ae.Error())
+	}
+	if core.ErrorCode(ae) != core.EINVALID {
+		t.Error("AuthorizeError doesn't unwrap to its *Error")
+	}
+}
+
+func TestRevokeConsentOfAnAppNeverAllowed(t *testing.T) {
+	h := newHarness(t)
+	h.user("rc@example.com")
+	p := h.signIn("rc@example.com", false, "").Principal
+	wantCode(t, h.svcs.OAuth.RevokeConsent(context.Background(), p, "no-such-client", meta()), core.ENOTFOUND)
+}
