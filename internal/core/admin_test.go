@@ -82,17 +82,26 @@ func TestAdminPermissions(t *testing.T) {
 
 	calls := map[string]func(core.Actor) error{
 		"users.list": func(a core.Actor) error { _, err := h.svcs.Admin.Users(ctx, a, core.UserQuery{}, meta()); return err },
-		"user.get":   func(a core.Actor) error { _, err := h.svcs.Admin.User(ctx, a, core.ByID(w.memberID), meta()); return err },
+		"user.get": func(a core.Actor) error {
+			_, err := h.svcs.Admin.User(ctx, a, core.ByID(w.memberID), meta())
+			return err
+		},
 		"users.create": func(a core.Actor) error {
 			_, err := h.svcs.Admin.CreateUser(ctx, a, core.CreateInput{Email: "new@example.com"}, meta())
 			return err
 		},
-		"users.disable": func(a core.Actor) error { _, err := h.svcs.Admin.Disable(ctx, a, core.ByID(w.memberID), meta()); return err },
+		"users.disable": func(a core.Actor) error {
+			_, err := h.svcs.Admin.Disable(ctx, a, core.ByID(w.memberID), meta())
+			return err
+		},
 		"roles.create": func(a core.Actor) error {
 			_, err := h.svcs.Roles.Create(ctx, a, "reader", "", meta())
 			return err
 		},
-		"audit.list": func(a core.Actor) error { _, err := h.svcs.Admin.Audit(ctx, a, core.AuditPageQuery{}, meta()); return err },
+		"audit.list": func(a core.Actor) error {
+			_, err := h.svcs.Admin.Audit(ctx, a, core.AuditPageQuery{}, meta())
+			return err
+		},
 		"tenant.get": func(a core.Actor) error { _, err := h.svcs.Admin.Tenant(ctx, a, meta()); return err },
 	}
 	for _, tc := range []struct {
@@ -142,16 +151,22 @@ func TestAdminOtherTenant(t *testing.T) {
 	b := core.TenantAdmin(w.otherAdmin)
 	ref := core.ByID(w.memberID)
 	for name, call := range map[string]func() error{
-		"get":      func() error { _, err := h.svcs.Admin.User(ctx, b, ref, meta()); return err },
-		"detail":   func() error { _, err := h.svcs.Admin.UserDetail(ctx, b, ref, meta()); return err },
-		"update":   func() error { _, err := h.svcs.Admin.UpdateUser(ctx, b, ref, core.UserInput{Roles: &[]string{}}, meta()); return err },
+		"get":    func() error { _, err := h.svcs.Admin.User(ctx, b, ref, meta()); return err },
+		"detail": func() error { _, err := h.svcs.Admin.UserDetail(ctx, b, ref, meta()); return err },
+		"update": func() error {
+			_, err := h.svcs.Admin.UpdateUser(ctx, b, ref, core.UserInput{Roles: &[]string{}}, meta())
+			return err
+		},
 		"disable":  func() error { _, err := h.svcs.Admin.Disable(ctx, b, ref, meta()); return err },
 		"enable":   func() error { _, err := h.svcs.Admin.Enable(ctx, b, ref, meta()); return err },
 		"unlock":   func() error { _, err := h.svcs.Admin.Unlock(ctx, b, ref, meta()); return err },
 		"sessions": func() error { _, err := h.svcs.Admin.Sessions(ctx, b, ref, meta()); return err },
 		"revoke":   func() error { _, err := h.svcs.Admin.RevokeSessions(ctx, b, ref, "", meta()); return err },
 		"invite":   func() error { _, err := h.svcs.Admin.ResendInvite(ctx, b, ref, meta()); return err },
-		"audit":    func() error { _, err := h.svcs.Admin.Audit(ctx, b, core.AuditPageQuery{UserID: w.memberID}, meta()); return err },
+		"audit": func() error {
+			_, err := h.svcs.Admin.Audit(ctx, b, core.AuditPageQuery{UserID: w.memberID}, meta())
+			return err
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := call()
