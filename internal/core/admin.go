@@ -317,6 +317,9 @@ type UserDetail struct {
 	User     AdminUser
 	Sessions []SessionInfo
 	Events   []AuditEvent
+	Actors   map[string]string // as AuditPage.Actors
+	// Catalogue is the tenant's roles, for the page's role choices.
+	Catalogue []RoleView
 }
 
 // recentEvents is how many events the user page shows.
@@ -340,8 +343,16 @@ func (a *Admin) UserDetail(ctx context.Context, act Actor, ref UserRef, meta Met
 	if err != nil {
 		return UserDetail{}, err
 	}
+	roles, err := a.store.ListRoles(ctx, s.tenant.ID)
+	if err != nil {
+		return UserDetail{}, err
+	}
+	d := UserDetail{User: a.adminView(u), Sessions: sessions, Events: events, Actors: a.actorNames(ctx, s, events)}
+	for _, r := range roles {
+		d.Catalogue = append(d.Catalogue, r.view())
+	}
 	s.read(ctx, a.env, "user.get", &u)
-	return UserDetail{User: a.adminView(u), Sessions: sessions, Events: events}, nil
+	return d, nil
 }
 
 // UserInput changes a user; nil fields stay as they are.
@@ -728,10 +739,47 @@ type AuditPageQuery struct {
 	Limit     int
 }
 
-// AuditPage is one page of events; Next continues it.
+// AuditPage is one page of events; Next continues it. Actors names the
+// tenant's users among the events' actors (user id to email), for pages
+// that show people rather than ids.
 type AuditPage struct {
 	Events []AuditEvent
 	Next   string
+	Actors map[string]string
+	// UserEmail is the email of the UserID filter's user.
+	UserEmail string
+}
+
+// AuditEventNames lists the audit events a filter may pick
+// (docs/auth/idp.md, "Audit").
+var AuditEventNames = []string{
+	EventAccessDenied, EventAccountLocked, EventAccountUnlocked, EventAdminDenied, EventAdminRead,
+	EventClientCreate, EventClientDelete, EventClientSecret, EventClientUpdate, EventCodeIssued, EventCodeReuse,
+	EventConsent, EventConsentRevoke, EventKeyCreate, EventKeyRotate, EventLoginFailure, EventLoginSuccess, EventLogout,
+	EventMailFailure, EventPasswordChange, EventResetComplete, EventResetInitiate, EventRefresh, EventRefreshFailure,
+	EventRefreshReplay, EventRefreshReuse, EventRegister, EventRoleCreate, EventRoleDelete, EventSessionsRevoke,
+	EventTenantCreate, EventTenantDisable, EventUserCreate, EventUserDisable, EventUserEnable, EventUserInvite,
+	EventUserSeed, EventUserUpdate,
+}
+
+// actorNames maps the actors of events that are users of the scope's
+// tenant to their emails; anyone else ("cli", a user since gone) is left
+// out and shown as recorded.
+func (e *env) actorNames(ctx context.Context, s adminScope, events []AuditEvent) map[string]string {
+	out := map[string]string{}
+	for _, ev := range events {
+		if _, done := out[ev.Actor]; done || ev.Actor == "" {
+			continue
+		}
+		id, err := uuid.Parse(ev.Actor)
+		if err != nil {
+			continue
+		}
+		if u, err := e.store.UserByID(ctx, id); err == nil && u.TenantID == s.tenant.ID {
+			out[ev.Actor] = u.Email
+		}
+	}
+	return out
 }
 
 type auditCursor struct {
@@ -759,12 +807,13 @@ func (a *Admin) Audit(ctx context.Context, act Actor, q AuditPageQuery, meta Met
 	if q.HideReads {
 		f.ExcludeEvent = EventAdminRead
 	}
+	var email string
 	if q.UserID != "" {
 		u, err := a.target(ctx, s, "audit.list", ByID(q.UserID))
 		if err != nil {
 			return AuditPage{}, err
 		}
-		f.Email = u.Email
+		f.Email, email = u.Email, u.Email
 	}
 	if q.Cursor != "" {
 		var c auditCursor
@@ -779,12 +828,13 @@ func (a *Admin) Audit(ctx context.Context, act Actor, q AuditPageQuery, meta Met
 	if err != nil {
 		return AuditPage{}, err
 	}
-	page := AuditPage{Events: events}
+	page := AuditPage{Events: events, UserEmail: email}
 	if len(events) > want {
 		page.Events = events[:want]
 		last := events[want-1]
 		page.Next = encodeCursor(auditCursor{Time: last.Time, ID: last.ID})
 	}
+	page.Actors = a.actorNames(ctx, s, page.Events)
 	s.read(ctx, a.env, "audit.list", nil)
 	return page, nil
 }
