@@ -430,10 +430,19 @@ func (s adminScope) checkGrant(ctx context.Context, e *env, action string, targe
 		return s.deny(ctx, e, action, &target, &Error{Code: EFORBIDDEN, Message: `only holders of "admin" grant "admin"`, Reason: "admin_grant"})
 	}
 	if !has && target.ID == s.by.ID && target.HasRole(RoleAdmin) {
-		return s.deny(ctx, e, action, &target, &Error{Code: EFORBIDDEN, Message: `an admin can't take "admin" from itself; another admin can`, Reason: "self_demote"})
+		return s.deny(ctx, e, action, &target, &Error{Code: EFORBIDDEN, Message: `an admin can't take "admin" from itself; another admin can`, Reason: ReasonSelfDemote})
 	}
 	return nil
 }
+
+// Reasons of refusals a face tells apart (web/handlers_admin*.go).
+const (
+	ReasonNotInCatalogue = "role_not_in_catalogue"
+	ReasonRoleExists     = "role_exists"
+	ReasonRolesFull      = "roles_full"
+	ReasonSelfDemote     = "self_demote"
+	ReasonSelfDisable    = "self_disable"
+)
 
 // checkCatalogue refuses roles outside the tenant's catalogue, naming
 // them, and holds the roles it found until tx ends, so none of them can be
@@ -456,10 +465,10 @@ func checkCatalogue(ctx context.Context, tx Tx, t Tenant, roles []string) error 
 	case 0:
 		return nil
 	case 1:
-		return &Error{Code: EINVALID, Reason: "role_not_in_catalogue",
+		return &Error{Code: EINVALID, Reason: ReasonNotInCatalogue,
 			Message: "role " + missing[0] + " is not in the role catalogue of tenant \"" + t.Slug + "\""}
 	default:
-		return &Error{Code: EINVALID, Reason: "role_not_in_catalogue",
+		return &Error{Code: EINVALID, Reason: ReasonNotInCatalogue,
 			Message: "roles " + strings.Join(missing, ", ") + " are not in the role catalogue of tenant \"" + t.Slug + "\""}
 	}
 }
@@ -598,7 +607,7 @@ func (a *Admin) setStatus(ctx context.Context, act Actor, ref UserRef, status Us
 	}
 	if status == UserDisabled && s.by != nil && s.by.ID == u.ID {
 		return AdminUser{}, s.deny(ctx, a.env, action, &u, &Error{Code: EFORBIDDEN,
-			Message: "an admin can't disable itself; another admin can", Reason: "self_disable"})
+			Message: "an admin can't disable itself; another admin can", Reason: ReasonSelfDisable})
 	}
 	if status == UserActive && u.Status == UserPending {
 		return AdminUser{}, Errorf(ECONFLICT, "user %q is pending: it becomes active when it sets a password", u.Email)

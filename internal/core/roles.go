@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -79,11 +80,13 @@ func (rs *Roles) Create(ctx context.Context, act Actor, name, description string
 			return err
 		}
 		if n >= maxRolesPerTenant {
-			return Errorf(ECONFLICT, "tenant %q has %d roles, the most a catalogue holds", s.tenant.Slug, maxRolesPerTenant)
+			return &Error{Code: ECONFLICT, Reason: ReasonRolesFull,
+				Message: fmt.Sprintf("tenant %q has %d roles, the most a catalogue holds", s.tenant.Slug, maxRolesPerTenant)}
 		}
 		if err := tx.CreateRole(ctx, &r); err != nil {
 			if isCode(err, ECONFLICT) {
-				return Errorf(ECONFLICT, "tenant %q already has a role %q", s.tenant.Slug, name)
+				return &Error{Code: ECONFLICT, Reason: ReasonRoleExists,
+					Message: fmt.Sprintf("tenant %q already has a role %q", s.tenant.Slug, name)}
 			}
 			return err
 		}

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"time"
@@ -60,15 +61,16 @@ const maxDisplayName = 200
 func checkDisplayName(name string) error { return checkText("display_name", name, maxDisplayName) }
 
 // checkText bounds a free-text field shown to people (a display name, a
-// role's description) and refuses controls and bidi characters in it.
+// role's description) and refuses controls and bidi characters in it. The
+// error's Reason names the field, for faces that mark it.
 func checkText(field, s string, maxBytes int) error {
 	if len(s) > maxBytes {
-		return Errorf(EINVALID, "%s is longer than %d bytes", field, maxBytes)
+		return &Error{Code: EINVALID, Message: fmt.Sprintf("%s is longer than %d bytes", field, maxBytes), Reason: field}
 	}
 	if !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool {
 		return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || unicode.In(r, unicode.Zl, unicode.Zp)
 	}) {
-		return Errorf(EINVALID, "%s holds a control or bidi character", field)
+		return &Error{Code: EINVALID, Message: field + " holds a control or bidi character", Reason: field}
 	}
 	return nil
 }
@@ -143,8 +145,8 @@ func (us *Users) Register(ctx context.Context, p Principal, in RegisterInput, me
 		Roles: in.Roles, DisplayName: in.DisplayName}, EventRegister)
 	if e := (*Error)(nil); errors.As(err, &e) && e.Code != EUNAVAILABLE && e.Code != EINTERNAL {
 		reason := string(e.Code)
-		if e.Code == EINVALID && e.Reason != "" {
-			reason = e.Reason // role_not_in_catalogue
+		if e.Reason == ReasonNotInCatalogue {
+			reason = e.Reason
 		}
 		return deny(e, reason)
 	}

@@ -104,6 +104,27 @@ func TestAdminPagesOnlyForAdmins(t *testing.T) {
 	}
 }
 
+// TestAdminPagesPasswordChangeFirst: a seeded admin with its one-time
+// password is sent to change it, and then comes back.
+func TestAdminPagesPasswordChangeFirst(t *testing.T) {
+	e := newAdminPages(t)
+	seed, err := e.env.Services.Users.Seed(context.Background(), core.SeedInput{Tenant: "fresh", Email: "root@fresh.example"}, core.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := e.browser(t)
+	login := b.get("/login?tenant=fresh")
+	wantRedirect(t, b.submit(login, "/login", url.Values{"email": {seed.Email}, "password": {seed.Password}}), "/password/change")
+	wantRedirect(t, b.get("/admin/users"), "/password/change?return_to=%2Fadmin%2Fusers")
+	change := b.get("/password/change?return_to=%2Fadmin%2Fusers")
+	res := b.submit(change, "/password/change", url.Values{"current_password": {seed.Password},
+		"new_password": {"a long passphrase of my own"}, "confirm_password": {"a long passphrase of my own"}})
+	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/admin/users") {
+		t.Fatalf("after the change: %d %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	wantStatus(t, b.get("/admin/users"), http.StatusOK)
+}
+
 // TestAdminPagesTwoTenants: the admin of another tenant sees its own
 // tenant only; a user page of this tenant is "not found" there.
 func TestAdminPagesTwoTenants(t *testing.T) {
@@ -168,6 +189,11 @@ func TestAdminPagesFlow(t *testing.T) {
 		t.Errorf("conflict page:\n%s", again.body)
 	}
 	wantStatus(t, b.submit(b.get("/admin/users/new"), "/admin/users", url.Values{"email": {"not an email"}}), http.StatusBadRequest)
+	badName := b.submit(b.get("/admin/users/new"), "/admin/users", url.Values{"email": {"ok@example.com"}, "display_name": {"evil\u202ename"}})
+	wantStatus(t, badName, http.StatusBadRequest)
+	if !regexp.MustCompile(`id="display_name"[^>]*aria-invalid="true"`).MatchString(badName.body) {
+		t.Error("a display name with a bidi override isn't marked on its input")
+	}
 
 	// The invitee sets a password and signs in.
 	mail := e.mail.wait(t, "newbie@example.com", core.MailInvite)

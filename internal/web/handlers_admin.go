@@ -211,10 +211,10 @@ func (f *Face) adminCreateUser(w http.ResponseWriter, r *http.Request) error {
 	case core.ErrorCode(err) == core.ECONFLICT:
 		v.Fields = map[string]Message{FieldEmail: fieldError(msgAdminEmailTaken)}
 		return f.renderUserNew(w, r, http.StatusConflict, p, v, roles)
-	case reason(err) == "role_not_in_catalogue":
+	case reason(err) == core.ReasonNotInCatalogue:
 		v.Alert = &Message{ID: msgAdminRoleGone, Kind: "error"}
 		return f.renderUserNew(w, r, http.StatusBadRequest, p, v, roles)
-	case core.ErrorCode(err) == core.EINVALID && strings.Contains(core.ErrorMessage(err), "display_name"):
+	case reason(err) == FieldDisplayName:
 		v.Fields = map[string]Message{FieldDisplayName: fieldError(msgAdminNameInvalid)}
 		return f.renderUserNew(w, r, http.StatusBadRequest, p, v, roles)
 	case core.ErrorCode(err) == core.EINVALID:
@@ -282,11 +282,11 @@ func (f *Face) adminUpdateUser(w http.ResponseWriter, r *http.Request) error {
 	}
 	v := View{Form: map[string]string{FieldDisplayName: name}}
 	switch {
-	case reason(err) == "self_demote":
+	case reason(err) == core.ReasonSelfDemote:
 		v.Alert = &Message{ID: msgAdminSelfDemote, Kind: "error"}
-	case reason(err) == "role_not_in_catalogue":
+	case reason(err) == core.ReasonNotInCatalogue:
 		v.Alert = &Message{ID: msgAdminRoleGone, Kind: "error"}
-	case core.ErrorCode(err) == core.EINVALID:
+	case reason(err) == FieldDisplayName:
 		v.Fields = map[string]Message{FieldDisplayName: fieldError(msgAdminNameInvalid)}
 	default:
 		return err
@@ -317,7 +317,7 @@ func (f *Face) adminUserAction(action userActionFunc, done string) handlerFunc {
 func (f *Face) adminUserFailed(w http.ResponseWriter, r *http.Request, p *core.BrowserPrincipal, err error) error {
 	var msg string
 	switch {
-	case reason(err) == "self_disable":
+	case reason(err) == core.ReasonSelfDisable:
 		msg = msgAdminSelfDisable
 	case core.ErrorCode(err) == core.ECONFLICT:
 		msg = msgAdminNotNow

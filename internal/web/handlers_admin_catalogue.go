@@ -49,13 +49,13 @@ func (f *Face) adminCreateRole(w http.ResponseWriter, r *http.Request) error {
 	case err == nil:
 		redirect(w, r, "/admin/roles?notice=role_created")
 		return nil
-	case core.ErrorCode(err) == core.ECONFLICT && strings.Contains(core.ErrorMessage(err), "already has"):
+	case reason(err) == core.ReasonRoleExists:
 		v.Fields = map[string]Message{FieldRoleName: fieldError(msgAdminRoleExists)}
 		return f.renderRoles(w, r, http.StatusConflict, p, v)
-	case core.ErrorCode(err) == core.ECONFLICT:
+	case reason(err) == core.ReasonRolesFull:
 		v.Alert = &Message{ID: msgAdminRolesFull, Kind: "error"}
 		return f.renderRoles(w, r, http.StatusConflict, p, v)
-	case core.ErrorCode(err) == core.EINVALID && strings.Contains(core.ErrorMessage(err), "description"):
+	case reason(err) == FieldDescription:
 		v.Fields = map[string]Message{FieldDescription: fieldError(msgAdminDescriptionInvalid)}
 		return f.renderRoles(w, r, http.StatusBadRequest, p, v)
 	case core.ErrorCode(err) == core.EINVALID:
