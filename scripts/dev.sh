@@ -38,11 +38,15 @@ ENV
 
 "$bin" migrate up
 "$bin" users seed --email "${IDP_DEV_ADMIN:-admin@example.com}"
+# A role for the README's tour: the seeded admin invites a member from
+# the admin pages (more roles: /admin/roles or `bin/idp roles create`).
+"$bin" roles create member --tenant default --description "Signs in to the apps" >/dev/null
 echo
 echo "Postgres: $IDP_DATABASE_URL"
 echo "Redis:    $IDP_REDIS_URL"
 echo "Mail:     $IDP_MAIL_FILE_PATH"
 echo "Admin commands in another shell: set -a; . $var/dev.env; set +a; bin/idp users list"
+echo "Admin pages: http://${IDP_HTTP_ADDR:-127.0.0.1:8080}/admin (sign in as the seeded admin)"
 echo "Serving on http://${IDP_HTTP_ADDR:-127.0.0.1:8080} (Ctrl-C to stop)"
 echo "Sign in:  http://${IDP_HTTP_ADDR:-127.0.0.1:8080}/login  (the admin above, with the one-time password)"
 "$bin" serve

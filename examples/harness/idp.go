@@ -153,14 +153,29 @@ func (p *IDP) RunStdin(stdin string, args ...string) string {
 	return out.String()
 }
 
-// CreateUser creates an active user of the default tenant with Password.
+// CreateUser creates an active user of the default tenant with Password,
+// adding its roles to the tenant's catalogue first when they are missing.
 func (p *IDP) CreateUser(email string, roles ...string) {
 	p.t.Helper()
 	args := []string{"users", "create", "--email", email, "--password-stdin"}
 	for _, r := range roles {
+		p.ensureRole(r)
 		args = append(args, "--role", r)
 	}
 	p.RunStdin(Password+"\n", args...)
+}
+
+// ensureRole adds role to the default tenant's catalogue; one that is
+// there already (exit 3, conflict) is fine.
+func (p *IDP) ensureRole(role string) {
+	p.t.Helper()
+	cmd := exec.Command(p.bin, "roles", "create", role, "--tenant", "default")
+	cmd.Env, cmd.Dir = p.env, p.dir
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Run(); err != nil && !strings.Contains(errb.String(), "already has a role") {
+		p.t.Fatalf("idp roles create %s: %v: %s", role, err, errb.String())
+	}
 }
 
 // Tokens is idp's token response.

@@ -97,6 +97,7 @@ func TestUsersCreate(t *testing.T) {
 		t.Fatal("users create echoed the password")
 	}
 
+	runOK(t, e.env, "", "roles", "create", "billing", "--tenant", "acme")
 	u := runJSON[userJSON](t, e.env, pw, "users", "create", "--email", "bob@example.com", "--tenant", "acme",
 		"--role", "admin", "--role", "billing", "--display-name", "Bob B", "--password-stdin")
 	if u.Status != "active" || u.Tenant != "acme" || !slices.Equal(u.Roles, []string{"admin", "billing"}) || u.DisplayName != "Bob B" {
@@ -127,6 +128,7 @@ func TestUsersCreate(t *testing.T) {
 		{"common password", 2, "1qaz2wsx3edc\n", []string{"--email", "weak@example.com", "--password-stdin"}, "commonly used"},
 		{"unknown tenant", 3, "", []string{"--email", "x@example.com", "--tenant", "nowhere"}, `tenant "nowhere" not found`},
 		{"bad role", 2, "", []string{"--email", "x@example.com", "--role", "Root!"}, "role"},
+		{"role not in the catalogue", 2, "", []string{"--email", "x@example.com", "--role", "billing"}, `role "billing" is not in the role catalogue of tenant "default"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			for _, format := range []string{"text", "json"} {
@@ -148,6 +150,7 @@ func TestUsersList(t *testing.T) {
 	e := newEnv(t)
 	runOK(t, e.env, "", "users", "seed", "--email", "admin@example.com")
 	runOK(t, e.env, "", "users", "seed", "--email", "admin@example.com", "--tenant", "acme")
+	runOK(t, e.env, "", "roles", "create", "viewer", "--tenant", "default")
 	runOK(t, e.env, "long enough password 1", "users", "create", "--email", "zed@example.com", "--role", "viewer", "--password-stdin")
 	runOK(t, e.env, "", "users", "create", "--email", "pending@example.com", "--tenant", "acme")
 
@@ -497,5 +500,69 @@ func TestAudit(t *testing.T) {
 		runFail(t, e.env, 2, "", "audit", "list", "--since", "last tuesday", "--output", format)
 		runFail(t, e.env, 2, "", "audit", "list", "--limit", "5000", "--output", format)
 		runFail(t, e.env, 3, "", "audit", "list", "--tenant", "nowhere", "--output", format)
+	}
+}
+
+// TestRoles: `idp roles` manages one tenant's catalogue; admin is built in
+// and stays; a role somebody holds is not deleted; every change is in the
+// audit log with the CLI as actor.
+func TestRoles(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	runOK(t, e.env, "", "tenants", "create", "acme")
+	golden(t, "roles_create", runOK(t, e.env, "", "roles", "create", "member", "--tenant", "acme", "--description", "Signs in to the apps"))
+	r := runJSON[map[string]any](t, e.env, "", "roles", "create", "reports:read", "--tenant", "acme")
+	if r["name"] != "reports:read" || r["builtin"] != false || r["holders"] != float64(0) {
+		t.Fatalf("create json: %v", r)
+	}
+	runOK(t, e.env, "long enough password 1", "users", "create", "--email", "ann@example.com", "--tenant", "acme", "--role", "member", "--password-stdin")
+	out := runOK(t, e.env, "", "roles", "list", "--tenant", "acme")
+	golden(t, "roles_list", out)
+	list := runJSON[map[string][]map[string]any](t, e.env, "", "roles", "list", "--tenant", "acme")["roles"]
+	if len(list) != 3 || list[0]["name"] != "admin" || list[0]["builtin"] != true || list[1]["holders"] != float64(1) {
+		t.Fatalf("list json: %v", list)
+	}
+	// The default tenant has its own catalogue: admin only.
+	if d := runJSON[map[string][]map[string]any](t, e.env, "", "roles", "list", "--tenant", "default")["roles"]; len(d) != 1 {
+		t.Fatalf("default tenant's catalogue: %v", d)
+	}
+
+	for _, c := range []struct {
+		name string
+		code int
+		args []string
+		want string
+	}{
+		{"delete admin", 3, []string{"roles", "delete", "admin", "--tenant", "acme"}, "can't be deleted"},
+		{"delete a role in use", 3, []string{"roles", "delete", "member", "--tenant", "acme"}, "1 user holds it"},
+		{"delete unknown", 3, []string{"roles", "delete", "ghost", "--tenant", "acme"}, `tenant "acme" has no role "ghost"`},
+		{"duplicate", 3, []string{"roles", "create", "member", "--tenant", "acme"}, "already has a role"},
+		{"bad name", 2, []string{"roles", "create", "Member", "--tenant", "acme"}, "is not valid"},
+		{"unknown tenant", 3, []string{"roles", "list", "--tenant", "nowhere"}, `tenant "nowhere" not found`},
+		{"no tenant", 2, []string{"roles", "list"}, "tenant"},
+		{"no name", 2, []string{"roles", "delete", "--tenant", "acme"}, "arg"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if msg := runFail(t, e.env, c.code, "", c.args...); !strings.Contains(msg, c.want) {
+				t.Errorf("%s, want it to contain %q", msg, c.want)
+			}
+		})
+	}
+	golden(t, "roles_delete", runOK(t, e.env, "", "roles", "delete", "reports:read", "--tenant", "acme"))
+	runOK(t, e.env, "", "roles", "create", "temp", "--tenant", "acme")
+	if d := runJSON[map[string]string](t, e.env, "", "roles", "delete", "temp", "--tenant", "acme"); d["deleted"] != "temp" || d["tenant"] != "acme" {
+		t.Fatalf("delete json: %v", d)
+	}
+	events := runJSON[map[string][]map[string]any](t, e.env, "", "audit", "list", "--tenant", "acme")["events"]
+	counts := map[string]int{}
+	for _, ev := range events {
+		if ev["actor"] == "cli" {
+			counts[ev["event"].(string)+":"+ev["reason"].(string)]++
+		}
+	}
+	for _, k := range []string{"role_create:member", "role_create:reports:read", "role_delete:reports:read", "role_create:temp", "role_delete:temp"} {
+		if counts[k] != 1 {
+			t.Errorf("audit rows %s by the CLI: %d, want 1 (%v)", k, counts[k], counts)
+		}
 	}
 }

@@ -4,50 +4,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
 	"github.com/idp-dev/idp/internal/core"
 )
 
 func init() { extraCommands = append(extraCommands, newAuditCmd) }
-
-// auditView is core.AuditEvent with the snake_case keys of the JSON output.
-type auditView struct {
-	ID        int64     `json:"id"`
-	Time      time.Time `json:"time"`
-	Event     string    `json:"event"`
-	Outcome   string    `json:"outcome"`
-	Reason    string    `json:"reason"`
-	Actor     string    `json:"actor"`
-	SubjectID *string   `json:"subject_id"`
-	Email     string    `json:"email"`
-	TenantID  *string   `json:"tenant_id"`
-	Tenant    string    `json:"tenant"`
-	SessionID *string   `json:"session_id"`
-	ClientIP  string    `json:"client_ip"`
-	UserAgent string    `json:"user_agent"`
-	ClientID  string    `json:"client_id"`
-	RequestID string    `json:"request_id"`
-}
-
-func viewAudit(e core.AuditEvent) auditView {
-	return auditView{
-		ID: e.ID, Time: e.Time.UTC(), Event: e.Event, Outcome: string(e.Outcome), Reason: e.Reason, Actor: e.Actor,
-		SubjectID: idString(e.SubjectID), Email: e.SubjectEmail,
-		TenantID: idString(e.TenantID), Tenant: e.TenantSlug,
-		SessionID: idString(e.SessionID),
-		ClientIP:  e.ClientIP, UserAgent: e.UserAgent, ClientID: e.ClientID, RequestID: e.RequestID,
-	}
-}
-
-func idString(id *uuid.UUID) *string {
-	if id == nil {
-		return nil
-	}
-	s := id.String()
-	return &s
-}
 
 type auditOptions struct {
 	email  string
@@ -75,10 +37,10 @@ func newAuditCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				views := make([]auditView, 0, len(events))
+				views := make([]core.AuditEntry, 0, len(events))
 				rows := make([][]string, 0, len(events))
 				for _, e := range events {
-					views = append(views, viewAudit(e))
+					views = append(views, e.View())
 					rows = append(rows, []string{tsAt(e.Time), e.Event, string(e.Outcome), dash(e.Reason),
 						dash(e.SubjectEmail), dash(e.TenantSlug), dash(e.ClientIP), dash(e.RequestID)})
 				}

@@ -120,6 +120,7 @@ func newPages(cfg *Config, a *app, log *slog.Logger) (*web.Face, error) {
 	}
 	return web.New(web.Options{
 		Browser: a.svcs.Browser, Users: a.svcs.Users, Resets: a.svcs.Resets, OAuth: a.svcs.OAuth, Renderer: r,
+		Admin: a.svcs.Admin, Roles: a.svcs.Roles,
 		Issuer: cfg.Issuer, Meta: server.RequestMeta, PasswordMinLength: cfg.PasswordMinLength,
 		DeviceTokenTTL: cfg.DeviceTokenTTL, DefaultTenant: cfg.DefaultTenant, Logger: log,
 	})

@@ -22,11 +22,11 @@ func newUsersCmd(g *globals) *cobra.Command {
 		newUsersCreateCmd(g),
 		newUsersListCmd(g),
 		newUserStatusCmd(g, "disable", "Disable a user and revoke every session at once",
-			func(a *app) userAction { return a.svcs.Users.Disable }, "disabled %s in tenant %s; every session revoked"),
+			func(a *app) userAction { return a.svcs.Admin.Disable }, "disabled %s in tenant %s; every session revoked"),
 		newUserStatusCmd(g, "enable", "Return a disabled user to active",
-			func(a *app) userAction { return a.svcs.Users.Enable }, "enabled %s in tenant %s"),
+			func(a *app) userAction { return a.svcs.Admin.Enable }, "enabled %s in tenant %s"),
 		newUserStatusCmd(g, "unlock", "Clear a temporary lock and its failed-attempt counters",
-			func(a *app) userAction { return a.svcs.Users.Unlock }, "unlocked %s in tenant %s"),
+			func(a *app) userAction { return a.svcs.Admin.Unlock }, "unlocked %s in tenant %s"),
 	)
 	return cmd
 }
@@ -81,7 +81,7 @@ func newUsersCreateCmd(g *globals) *cobra.Command {
 	var o createOptions
 	cmd := &cobra.Command{
 		Use:   "create --email E [--tenant T] [--role R]... [--display-name N] [--password-stdin]",
-		Short: "Create a user (without a password it is pending and gets an invite mail)",
+		Short: "Create a user (without a password it is pending and gets an invite mail); roles come from the tenant's catalogue",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			in := core.CreateInput{Tenant: o.tenant, Email: o.email, Roles: o.roles, DisplayName: o.displayName}
@@ -93,10 +93,11 @@ func newUsersCreateCmd(g *globals) *cobra.Command {
 				in.Password = pw
 			}
 			return g.withApp(cmd.Context(), func(a *app) error {
-				u, err := a.svcs.Users.Create(cmd.Context(), in, cliMeta())
+				v, err := a.svcs.Admin.CreateUser(cmd.Context(), core.Operator(o.tenant), in, cliMeta())
 				if err != nil {
 					return err
 				}
+				u := v.UserView
 				return g.print(u, func(p *printer) {
 					p.success(fmt.Sprintf("created %s in tenant %s (status %s, id %s)", u.Email, u.Tenant, u.Status, u.ID))
 					if u.Status == core.UserPending {
@@ -173,8 +174,9 @@ func newUsersListCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// userAction is the shape shared by Users.Disable, Enable and Unlock.
-type userAction = func(ctx context.Context, tenant, email string, meta core.Meta) (core.UserView, error)
+// userAction is the shape shared by Admin.Disable, Enable and Unlock: the
+// same methods the admin API and pages call, here as the operator.
+type userAction = func(ctx context.Context, act core.Actor, ref core.UserRef, meta core.Meta) (core.AdminUser, error)
 
 func newUserStatusCmd(g *globals, name, short string, action func(*app) userAction, done string) *cobra.Command {
 	var email, tenant string
@@ -184,10 +186,11 @@ func newUserStatusCmd(g *globals, name, short string, action func(*app) userActi
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return g.withApp(cmd.Context(), func(a *app) error {
-				u, err := action(a)(cmd.Context(), tenant, email, cliMeta())
+				v, err := action(a)(cmd.Context(), core.Operator(tenant), core.ByEmail(email), cliMeta())
 				if err != nil {
 					return err
 				}
+				u := v.UserView
 				return g.print(u, func(p *printer) { p.success(fmt.Sprintf(done, u.Email, u.Tenant)) })
 			})
 		},

@@ -37,6 +37,35 @@ func (a *Audit) List(ctx context.Context, q AuditQuery) ([]AuditEvent, error) {
 	return a.store.ListAuditEvents(ctx, f)
 }
 
+// AuditEntry is an audit row as the CLI's JSON output and the admin API
+// show it.
+type AuditEntry struct {
+	ID        int64      `json:"id"`
+	Time      time.Time  `json:"time"`
+	Event     string     `json:"event"`
+	Outcome   string     `json:"outcome"`
+	Reason    string     `json:"reason"`
+	Actor     string     `json:"actor"`
+	SubjectID *uuid.UUID `json:"subject_id"`
+	Email     string     `json:"email"`
+	TenantID  *uuid.UUID `json:"tenant_id"`
+	Tenant    string     `json:"tenant"`
+	SessionID *uuid.UUID `json:"session_id"`
+	ClientIP  string     `json:"client_ip"`
+	UserAgent string     `json:"user_agent"`
+	ClientID  string     `json:"client_id"`
+	RequestID string     `json:"request_id"`
+}
+
+// View renders e for callers.
+func (e AuditEvent) View() AuditEntry {
+	return AuditEntry{
+		ID: e.ID, Time: e.Time.UTC(), Event: e.Event, Outcome: string(e.Outcome), Reason: e.Reason, Actor: e.Actor,
+		SubjectID: e.SubjectID, Email: e.SubjectEmail, TenantID: e.TenantID, Tenant: e.TenantSlug,
+		SessionID: e.SessionID, ClientIP: e.ClientIP, UserAgent: e.UserAgent, ClientID: e.ClientID, RequestID: e.RequestID,
+	}
+}
+
 // Bounds of the audit row's free-text columns, in bytes after escaping:
 // together with the validation of emails and slugs they bound what one
 // unauthenticated request can make the log hold (docs/auth/idp.md, "Audit").

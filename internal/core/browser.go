@@ -174,18 +174,19 @@ func (b *Browser) SignOutEverywhere(ctx context.Context, p BrowserPrincipal, met
 }
 
 // SessionInfo is one live session as the account page lists it.
+// The admin API shows it as it is.
 type SessionInfo struct {
-	ID       uuid.UUID
-	Browser  bool // a signed-in browser, else an app (API) session
-	ClientID string
+	ID       uuid.UUID `json:"id"`
+	Browser  bool      `json:"browser"` // a signed-in browser, else an app (API) session
+	ClientID string    `json:"client_id"`
 	// ClientName is the registered app's name for a session of the code
 	// flow ("" for a password-API session, whose client_id is free text).
-	ClientName string
-	ClientIP   string
-	UserAgent  string
-	CreatedAt  time.Time
-	LastUsed   time.Time
-	Current    bool
+	ClientName string    `json:"client_name,omitempty"`
+	ClientIP   string    `json:"client_ip"`
+	UserAgent  string    `json:"user_agent"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastUsed   time.Time `json:"last_used_at"`
+	Current    bool      `json:"-"`
 }
 
 // Sessions lists the user's live browser and app sessions, newest use

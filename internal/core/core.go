@@ -120,13 +120,16 @@ type Services struct {
 	Sessions *Sessions
 	Users    *Users
 	Tenants  *Tenants
-	Keys     *Keys
-	Resets   *Resets
-	Audit    *Audit
-	Mail     *Outbox
-	Browser  *Browser
-	Clients  *Clients
-	OAuth    *OAuth
+	// Admin and Roles are tenant administration (admin.go, roles.go).
+	Admin   *Admin
+	Roles   *Roles
+	Keys    *Keys
+	Resets  *Resets
+	Audit   *Audit
+	Mail    *Outbox
+	Browser *Browser
+	Clients *Clients
+	OAuth   *OAuth
 	// Maintenance is the janitor (maintenance.go).
 	Maintenance *Maintenance
 }
@@ -254,6 +257,8 @@ func New(cfg Config, deps Deps) (*Services, error) {
 		Sessions:    &Sessions{env: e},
 		Users:       &Users{env: e},
 		Tenants:     &Tenants{env: e},
+		Admin:       &Admin{env: e},
+		Roles:       &Roles{env: e},
 		Keys:        e.keys,
 		Resets:      &Resets{env: e},
 		Audit:       e.audit,

@@ -36,8 +36,22 @@ const (
 	UserLocked UserStatus = "locked"
 )
 
-// RoleAdmin may register users in its own tenant.
+// RoleAdmin administers its own tenant: users, roles and the audit log
+// (the admin API and pages). It is in every tenant's catalogue and can't
+// be deleted; only holders of it grant it.
 const RoleAdmin = "admin"
+
+// Role is one entry of a tenant's role catalogue: users of the tenant hold
+// only catalogue roles.
+type Role struct {
+	TenantID    uuid.UUID
+	Name        string
+	Description string
+	CreatedAt   time.Time
+	// Holders is how many users of the tenant hold the role (filled by
+	// ListRoles).
+	Holders int
+}
 
 // User is an account in one tenant. Tenant fields are joined in by the store
 // so a login needs one query.
@@ -283,6 +297,15 @@ const (
 	EventKeyCreate       = "key_create"
 	EventMailFailure     = "mail_failure"
 	EventAccessDenied    = "access_denied"
+	// Tenant administration (admin.go, roles.go). Reads by a tenant admin
+	// are audited too (admin_read, the reason naming what was read), so
+	// the log says who looked at whose data.
+	EventUserUpdate  = "user_update"
+	EventUserInvite  = "user_invite"
+	EventRoleCreate  = "role_create"
+	EventRoleDelete  = "role_delete"
+	EventAdminRead   = "admin_read"
+	EventAdminDenied = "admin_denied"
 )
 
 // Meta describes who is asking: it travels from the transport into audit

@@ -90,9 +90,22 @@ func (h *harness) withCost(cost int) *core.Services {
 	return svcs
 }
 
-// user creates an active user in the default tenant.
+// roles adds roles to the tenant's catalogue unless it has them.
+func (h *harness) roles(tenant string, roles ...string) {
+	h.t.Helper()
+	for _, r := range roles {
+		_, err := h.svcs.Roles.Create(context.Background(), core.Operator(tenant), r, "", meta())
+		if err != nil && core.ErrorCode(err) != core.ECONFLICT {
+			h.t.Fatalf("create role %s: %v", r, err)
+		}
+	}
+}
+
+// user creates an active user in the default tenant, adding its roles to
+// the catalogue first when they are missing.
 func (h *harness) user(email string, roles ...string) core.UserView {
 	h.t.Helper()
+	h.roles("default", roles...)
 	v, err := h.svcs.Users.Create(context.Background(), core.CreateInput{Email: email, Password: testPassword, Roles: roles}, meta())
 	if err != nil {
 		h.t.Fatalf("create %s: %v", email, err)

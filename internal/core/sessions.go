@@ -284,21 +284,10 @@ type RevokeResult struct {
 	Revoked int `json:"revoked"`
 }
 
-// RevokeUser revokes every session of one user (`idp tokens revoke --email`).
+// RevokeUser revokes every session of one user (`idp tokens revoke
+// --email`): Admin.RevokeSessions as the operator.
 func (s *Sessions) RevokeUser(ctx context.Context, tenant, email string, meta Meta) (RevokeResult, error) {
-	var res RevokeResult
-	err := s.store.InTx(ctx, func(tx Tx) error {
-		u, err := findUser(ctx, tx, s.tenantOrDefault(tenant), email)
-		if err != nil {
-			return err
-		}
-		res.Revoked, err = tx.RevokeUserSessions(ctx, u.ID, nil, "admin_revoke", s.now())
-		if err != nil {
-			return err
-		}
-		return s.audit.record(ctx, tx, event(EventSessionsRevoke, OutcomeSuccess, "user", meta).forUser(u))
-	})
-	return res, err
+	return (&Admin{s.env}).RevokeSessions(ctx, Operator(tenant), ByEmail(email), "", meta)
 }
 
 // RevokeSessionID revokes one session by id (`idp tokens revoke --session`).
@@ -367,17 +356,4 @@ func (e *env) tenantOrDefault(slug string) string {
 		return e.cfg.DefaultTenant
 	}
 	return slug
-}
-
-// findUser loads a user by tenant and email with an error naming both.
-func findUser(ctx context.Context, tx Tx, tenant, email string) (User, error) {
-	email = NormalizeEmail(email)
-	if _, err := tx.TenantBySlug(ctx, tenant); err != nil {
-		return User{}, notFoundAs(err, "tenant %q not found", tenant)
-	}
-	u, err := tx.UserByEmail(ctx, tenant, email)
-	if err != nil {
-		return User{}, notFoundAs(err, "no user %q in tenant %q", email, tenant)
-	}
-	return u, nil
 }

@@ -39,6 +39,13 @@ type Tx interface {
 	// every bearer-authenticated request).
 	UserBySession(ctx context.Context, sessionID uuid.UUID) (User, Session, error)
 	ListUsers(ctx context.Context, tenantID *uuid.UUID) ([]User, error)
+	// ListUsersPage returns up to f.Limit users of one tenant matching f,
+	// ordered by email then id, after the cursor position when one is set.
+	ListUsersPage(ctx context.Context, f UserFilter) ([]User, error)
+	// SetUserRoles replaces the user's roles; SetDisplayName its profile's
+	// display name.
+	SetUserRoles(ctx context.Context, id uuid.UUID, roles []string) error
+	SetDisplayName(ctx context.Context, id uuid.UUID, name string) error
 	// SeededAdmin returns the seeded admin of a tenant, ENOTFOUND if none.
 	SeededAdmin(ctx context.Context, tenantID uuid.UUID) (User, error)
 	// HasAdmin reports whether any user of the tenant holds RoleAdmin.
@@ -60,6 +67,22 @@ type Tx interface {
 	SourceLock(ctx context.Context, userID uuid.UUID, source string) (*time.Time, error)
 	SetSourceLock(ctx context.Context, userID uuid.UUID, source string, until time.Time) error
 	ClearSourceLocks(ctx context.Context, userID uuid.UUID) error
+
+	// Role catalogue. CreateRole is ECONFLICT for a name the tenant has.
+	CreateRole(ctx context.Context, r *Role) error // fills CreatedAt
+	// ListRoles returns the tenant's roles by name, with their holders.
+	CountRoles(ctx context.Context, tenantID uuid.UUID) (int, error)
+	ListRoles(ctx context.Context, tenantID uuid.UUID) ([]Role, error)
+	// ShareRoles returns which of names are in the tenant's catalogue and
+	// holds them (FOR KEY SHARE) until the transaction ends, so a role
+	// can't be deleted between the check and the grant.
+	ShareRoles(ctx context.Context, tenantID uuid.UUID, names []string) ([]string, error)
+	// LockRole locks one role against concurrent grants (FOR UPDATE);
+	// ENOTFOUND when the tenant has no such role.
+	LockRole(ctx context.Context, tenantID uuid.UUID, name string) (Role, error)
+	// CountRoleHolders counts the tenant's users holding the role.
+	CountRoleHolders(ctx context.Context, tenantID uuid.UUID, name string) (int, error)
+	DeleteRole(ctx context.Context, tenantID uuid.UUID, name string) error
 
 	// Sessions and refresh tokens.
 	CreateSession(ctx context.Context, s *Session) error
@@ -187,12 +210,37 @@ type OutboxMail struct {
 	CreatedAt time.Time
 }
 
-// AuditFilter selects audit events, newest first.
+// AuditFilter selects audit events, newest first. Since is inclusive,
+// Until exclusive; Before continues a page: only events older than it (by
+// time, then id).
 type AuditFilter struct {
 	Email    string
 	TenantID *uuid.UUID
-	Since    time.Time
-	Limit    int
+	Event    string
+	// ExcludeEvent leaves one event out (admin_read on the pages).
+	ExcludeEvent string
+	Since        time.Time
+	Until        time.Time
+	Before       *AuditPosition
+	Limit        int
+}
+
+// AuditPosition is where a page of audit events ended.
+type AuditPosition struct {
+	Time time.Time
+	ID   int64
+}
+
+// UserFilter selects a page of one tenant's users. Empty fields match
+// everything; AfterEmail (with AfterID) continues after that user.
+type UserFilter struct {
+	TenantID    uuid.UUID
+	Status      UserStatus
+	Role        string
+	EmailPrefix string
+	AfterEmail  string
+	AfterID     uuid.UUID
+	Limit       int
 }
 
 // Attempt names whose budget a password verification spends: an account

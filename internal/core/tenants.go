@@ -37,7 +37,7 @@ func (ts *Tenants) Create(ctx context.Context, slug, name string, meta Meta) (Te
 	}
 	t := Tenant{Slug: slug, Name: Escape(name), Status: TenantActive}
 	err := ts.store.InTx(ctx, func(tx Tx) error {
-		if err := tx.CreateTenant(ctx, &t); err != nil {
+		if err := ts.createTenant(ctx, tx, &t); err != nil {
 			if isCode(err, ECONFLICT) {
 				return Errorf(ECONFLICT, "tenant %q already exists", slug)
 			}

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"time"
@@ -57,14 +58,19 @@ const maxDisplayName = 200
 // checkDisplayName refuses what would let a name pose as another or break
 // the lines it is shown on: controls and bidi overrides. Joiners stay
 // allowed: emoji and several scripts need them.
-func checkDisplayName(name string) error {
-	if len(name) > maxDisplayName {
-		return Errorf(EINVALID, "display_name is longer than %d bytes", maxDisplayName)
+func checkDisplayName(name string) error { return checkText("display_name", name, maxDisplayName) }
+
+// checkText bounds a free-text field shown to people (a display name, a
+// role's description) and refuses controls and bidi characters in it. The
+// error's Reason names the field, for faces that mark it.
+func checkText(field, s string, maxBytes int) error {
+	if len(s) > maxBytes {
+		return &Error{Code: EINVALID, Message: fmt.Sprintf("%s is longer than %d bytes", field, maxBytes), Reason: field}
 	}
-	if !utf8.ValidString(name) || strings.ContainsFunc(name, func(r rune) bool {
+	if !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool {
 		return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || unicode.In(r, unicode.Zl, unicode.Zp)
 	}) {
-		return Errorf(EINVALID, "display_name holds a control or bidi character")
+		return &Error{Code: EINVALID, Message: field + " holds a control or bidi character", Reason: field}
 	}
 	return nil
 }
@@ -95,67 +101,15 @@ type CreateInput struct {
 	Password string
 }
 
-// Create makes a user (`idp users create`).
+// Create makes a user as the operator (`idp users create`): the same
+// rules as every other way, Admin.CreateUser with Operator(in.Tenant).
 func (us *Users) Create(ctx context.Context, in CreateInput, meta Meta) (UserView, error) {
-	return us.create(ctx, in, meta, EventUserCreate)
-}
-
-func (us *Users) create(ctx context.Context, in CreateInput, meta Meta, eventName string) (UserView, error) {
-	tenant := us.tenantOrDefault(in.Tenant)
-	if err := checkEmail(in.Email); err != nil {
-		return UserView{}, err
-	}
-	email := NormalizeEmail(in.Email)
-	roles, err := validRoles(in.Roles)
+	s, err := us.authorize(ctx, Operator(in.Tenant), meta)
 	if err != nil {
 		return UserView{}, err
 	}
-	if err := checkDisplayName(in.DisplayName); err != nil {
-		return UserView{}, err
-	}
-	t, err := us.store.TenantBySlug(ctx, tenant)
-	if err != nil {
-		return UserView{}, notFoundAs(err, "tenant %q not found", tenant)
-	}
-	if t.Status != TenantActive {
-		return UserView{}, Errorf(ECONFLICT, "tenant %q is disabled", tenant)
-	}
-	u := &User{TenantID: t.ID, TenantSlug: t.Slug, TenantStatus: t.Status, Email: email, Roles: roles,
-		DisplayName: in.DisplayName, Status: UserPending}
-	if in.Password != "" {
-		if err := us.checkPassword(in.Password, email, tenant); err != nil {
-			return UserView{}, err
-		}
-		if u.PasswordHash, err = us.hashPassword(ctx, in.Password); err != nil {
-			return UserView{}, err
-		}
-		u.Status = UserActive
-	}
-	err = us.store.InTx(ctx, func(tx Tx) error {
-		if err := tx.CreateUser(ctx, u); err != nil {
-			if isCode(err, ECONFLICT) {
-				return Errorf(ECONFLICT, "a user %q already exists in tenant %q", Escape(email), tenant)
-			}
-			return err
-		}
-		if u.Status == UserPending {
-			invite, err := us.newResetToken(ctx, tx, u.ID, TokenInvite, inviteTTL)
-			if err != nil {
-				return err
-			}
-			if err := us.queueMail(ctx, tx, Mail{To: email, Kind: MailInvite, Subject: inviteSubject, URL: us.resetURL(invite)}); err != nil {
-				return err
-			}
-		}
-		return us.audit.record(ctx, tx, event(eventName, OutcomeSuccess, "", meta).forUser(*u))
-	})
-	if err != nil {
-		return UserView{}, err
-	}
-	if u.Status == UserPending {
-		us.wakeMail()
-	}
-	return u.View(), nil
+	u, err := us.createUser(ctx, s, in, EventUserCreate)
+	return u.View(), err
 }
 
 // RegisterInput is the body of POST /register.
@@ -167,8 +121,9 @@ type RegisterInput struct {
 	DisplayName string
 }
 
-// Register lets an admin create a user in its own tenant, granting only
-// roles it holds itself. Every denial is audited.
+// Register lets an admin create a user in its own tenant, granting roles
+// of the tenant's catalogue (admin only as an admin: Admin.CreateUser's
+// rules). Every refusal is audited as a register failure.
 func (us *Users) Register(ctx context.Context, p Principal, in RegisterInput, meta Meta) (UserView, error) {
 	deny := func(err *Error, reason string) (UserView, error) {
 		ev := event(EventRegister, OutcomeFailure, reason, meta).forUser(p.User)
@@ -179,30 +134,23 @@ func (us *Users) Register(ctx context.Context, p Principal, in RegisterInput, me
 		us.audit.recordBestEffort(ctx, ev)
 		return UserView{}, err
 	}
-	if err := p.Authorize(RoleAdmin); err != nil {
-		e := err.(*Error)
-		if e == errPasswordChangeRequired {
-			return deny(e, "password_change_required")
-		}
-		return deny(e, "not_admin")
+	s, err := us.authorize(ctx, TenantAdmin(p), meta)
+	if err != nil {
+		return deny(err.(*Error), reasonOf(err))
 	}
 	if in.Tenant != "" && in.Tenant != p.User.TenantSlug {
 		return deny(Errorf(EFORBIDDEN, "an admin can only register users in its own tenant"), "other_tenant")
 	}
-	for _, r := range in.Roles {
-		if !p.User.HasRole(r) {
-			return deny(Errorf(EFORBIDDEN, "cannot grant role %q: the caller does not hold it", Escape(r)), "role_not_held")
+	u, err := us.createUser(ctx, s, CreateInput{Tenant: p.User.TenantSlug, Email: in.Email, Password: in.Password,
+		Roles: in.Roles, DisplayName: in.DisplayName}, EventRegister)
+	if e := (*Error)(nil); errors.As(err, &e) && e.Code != EUNAVAILABLE && e.Code != EINTERNAL {
+		reason := string(e.Code)
+		if e.Reason == ReasonNotInCatalogue {
+			reason = e.Reason
 		}
+		return deny(e, reason)
 	}
-	if meta.Actor == "" {
-		meta.Actor = p.User.ID.String()
-	}
-	view, err := us.create(ctx, CreateInput{Tenant: p.User.TenantSlug, Email: in.Email, Password: in.Password,
-		Roles: in.Roles, DisplayName: in.DisplayName}, meta, EventRegister)
-	if e := (*Error)(nil); errors.As(err, &e) && (e.Code == EINVALID || e.Code == EWEAKPASSWORD || e.Code == ECONFLICT) {
-		return deny(e, string(e.Code))
-	}
-	return view, err
+	return u.View(), err
 }
 
 // SeedResult holds a seeded admin's one-time password: shown once, never
@@ -281,7 +229,7 @@ func (us *Users) seedTenant(ctx context.Context, tx Tx, slug string, meta Meta) 
 	t, err := tx.TenantBySlug(ctx, slug)
 	if isCode(err, ENOTFOUND) {
 		t = Tenant{Slug: slug, Name: slug, Status: TenantActive}
-		if err = tx.CreateTenant(ctx, &t); err == nil {
+		if err = us.createTenant(ctx, tx, &t); err == nil {
 			err = us.audit.record(ctx, tx, tenantEvent(EventTenantCreate, t, meta))
 		}
 	}
@@ -339,63 +287,23 @@ func (us *Users) rotateSeeded(ctx context.Context, tx Tx, t Tenant, email, hash 
 	return u, nil
 }
 
-// Disable blocks a user and revokes every session in the same transaction.
+// Disable, Enable and Unlock are the operator's (`idp users disable`):
+// Admin's methods of the same name with Operator(tenant), by email.
 func (us *Users) Disable(ctx context.Context, tenant, email string, meta Meta) (UserView, error) {
-	return us.setStatus(ctx, tenant, email, UserDisabled, EventUserDisable, meta)
+	v, err := (&Admin{us.env}).Disable(ctx, Operator(tenant), ByEmail(email), meta)
+	return v.UserView, err
 }
 
 // Enable returns a disabled user to active.
 func (us *Users) Enable(ctx context.Context, tenant, email string, meta Meta) (UserView, error) {
-	return us.setStatus(ctx, tenant, email, UserActive, EventUserEnable, meta)
-}
-
-func (us *Users) setStatus(ctx context.Context, tenant, email string, status UserStatus, eventName string, meta Meta) (UserView, error) {
-	tenant = us.tenantOrDefault(tenant)
-	var u User
-	err := us.store.InTx(ctx, func(tx Tx) error {
-		var err error
-		if u, err = findUser(ctx, tx, tenant, email); err != nil {
-			return err
-		}
-		if status == UserActive && u.Status == UserPending {
-			return Errorf(ECONFLICT, "user %q is pending: it becomes active when it sets a password", u.Email)
-		}
-		if err := tx.SetUserStatus(ctx, u.ID, status); err != nil {
-			return err
-		}
-		u.Status = status
-		if status == UserDisabled {
-			if _, err := tx.RevokeUserSessions(ctx, u.ID, nil, "user_disabled", us.now()); err != nil {
-				return err
-			}
-		}
-		return us.audit.record(ctx, tx, event(eventName, OutcomeSuccess, "", meta).forUser(u))
-	})
-	return u.View(), err
+	v, err := (&Admin{us.env}).Enable(ctx, Operator(tenant), ByEmail(email), meta)
+	return v.UserView, err
 }
 
 // Unlock clears a temporary lock and its counters.
 func (us *Users) Unlock(ctx context.Context, tenant, email string, meta Meta) (UserView, error) {
-	tenant = us.tenantOrDefault(tenant)
-	var u User
-	err := us.store.InTx(ctx, func(tx Tx) error {
-		var err error
-		if u, err = findUser(ctx, tx, tenant, email); err != nil {
-			return err
-		}
-		if err := us.clearLocks(ctx, tx, u); err != nil {
-			return err
-		}
-		u.LockedUntil, u.LockLevel = nil, 0
-		return us.audit.record(ctx, tx, event(EventAccountUnlocked, OutcomeSuccess, "admin", meta).forUser(u))
-	})
-	if err != nil {
-		return UserView{}, err
-	}
-	if err := us.clearLimiterLocks(ctx, u); err != nil {
-		return UserView{}, err
-	}
-	return u.View(), nil
+	v, err := (&Admin{us.env}).Unlock(ctx, Operator(tenant), ByEmail(email), meta)
+	return v.UserView, err
 }
 
 // List returns users, with lock state, optionally of one tenant.

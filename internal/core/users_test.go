@@ -95,11 +95,11 @@ func TestRegisterRules(t *testing.T) {
 		reason string
 	}{
 		{"other tenant", admin, core.RegisterInput{Tenant: "b", Email: "x@example.com"}, core.EFORBIDDEN, "other_tenant"},
-		{"role not held", admin, core.RegisterInput{Email: "x@example.com", Roles: []string{"superuser"}}, core.EFORBIDDEN, "role_not_held"},
+		{"role not in the catalogue", admin, core.RegisterInput{Email: "x@example.com", Roles: []string{"billing", "superuser"}}, core.EINVALID, "role_not_in_catalogue"},
 		{"not admin", plain, core.RegisterInput{Email: "x@example.com"}, core.EFORBIDDEN, "not_admin"},
 		{"weak password", admin, core.RegisterInput{Email: "x@example.com", Password: "password"}, core.EWEAKPASSWORD, ""},
 		{"bad email", admin, core.RegisterInput{Email: "not an email"}, core.EINVALID, ""},
-		{"bad role", admin, core.RegisterInput{Email: "x@example.com", Roles: []string{"Bad Role"}}, core.EFORBIDDEN, ""},
+		{"bad role", admin, core.RegisterInput{Email: "x@example.com", Roles: []string{"Bad Role"}}, core.EINVALID, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -272,6 +272,7 @@ func TestPasswordReset(t *testing.T) {
 func TestPendingUserActivatesThroughInvite(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
+	h.roles("default", "reader")
 	if _, err := h.svcs.Users.Create(ctx, core.CreateInput{Email: "inv@example.com", Roles: []string{"reader"}}, meta()); err != nil {
 		t.Fatal(err)
 	}

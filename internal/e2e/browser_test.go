@@ -31,7 +31,8 @@ import (
 // TestBrowser drives the hosted pages in Debian's Chromium (tests/browser:
 // playwright-core and axe-core, node's test runner): every page state of
 // the preview, then the real flows against `idp serve` on plain http (the
-// `make dev` case) and on https. See tests/browser/README.md.
+// `make dev` case) and on https, then the admin pages. See
+// tests/browser/README.md.
 func TestBrowser(t *testing.T) {
 	suite := filepath.Join(testenv.RepoRoot(t), "tests", "browser")
 	requireBrowserTools(t, suite)
@@ -43,6 +44,13 @@ func TestBrowser(t *testing.T) {
 	if err := json.Unmarshal([]byte(e.mustRun("", "users", "seed", "--email", "admin@example.com", "--output", "json")), &seed); err != nil {
 		t.Fatal(err)
 	}
+	// The admin pages' scenario: its own tenant and seeded admin, with a
+	// member role, beside the default tenant's users it must not see.
+	var tenantAdmin struct{ Email, Password, Tenant string }
+	if err := json.Unmarshal([]byte(e.mustRun("", "users", "seed", "--email", "admin@acme.example", "--tenant", "acme", "--output", "json")), &tenantAdmin); err != nil {
+		t.Fatal(err)
+	}
+	e.mustRun("", "roles", "create", "member", "--tenant", "acme", "--description", "Signs in to the apps")
 	// One user per scenario, so that one's lockout or sessions can't
 	// change another's outcome.
 	users := map[string]string{}
@@ -91,14 +99,15 @@ func TestBrowser(t *testing.T) {
 	defer preview.Close()
 
 	fixture, _ := json.Marshal(map[string]any{
-		"url":      plain.URL,
-		"httpsUrl": secure.URL,
-		"mailFile": e.vars["IDP_MAIL_FILE_PATH"],
-		"password": userPassword,
-		"users":    users,
-		"admin":    map[string]string{"email": seed.Email, "password": seed.Password},
-		"lockout":  map[string]int{"maxAttempts": 3, "accountMaxAttempts": 8},
-		"app":      map[string]string{"clientId": client.ClientID, "redirectUri": appRedirect},
+		"url":         plain.URL,
+		"httpsUrl":    secure.URL,
+		"mailFile":    e.vars["IDP_MAIL_FILE_PATH"],
+		"password":    userPassword,
+		"users":       users,
+		"admin":       map[string]string{"email": seed.Email, "password": seed.Password},
+		"tenantAdmin": map[string]string{"email": tenantAdmin.Email, "password": tenantAdmin.Password, "tenant": tenantAdmin.Tenant},
+		"lockout":     map[string]int{"maxAttempts": 3, "accountMaxAttempts": 8},
+		"app":         map[string]string{"clientId": client.ClientID, "redirectUri": appRedirect},
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -108,7 +117,7 @@ func TestBrowser(t *testing.T) {
 	if p := os.Getenv("IDP_BROWSER_TESTS"); p != "" {
 		args = append(args, "--test-name-pattern="+p)
 	}
-	cmd := exec.CommandContext(ctx, "node", append(args, "gallery.test.js", "flows.test.js")...)
+	cmd := exec.CommandContext(ctx, "node", append(args, "gallery.test.js", "flows.test.js", "admin.test.js")...)
 	cmd.Dir = suite
 	cmd.Env = append(os.Environ(),
 		"IDP_PREVIEW_URL="+preview.URL,

@@ -71,9 +71,11 @@ func TestClaimsMatchTheSchema(t *testing.T) {
 	e := newEnv(t)
 	e.mustRun("", "migrate", "up")
 	srv := e.serve(nil)
+	e.mustRun("", "roles", "create", "reports:read", "--tenant", "default")
 	e.mustRun(userPassword+"\n", "users", "create", "--email", "Admin@Example.com", "--role", "admin", "--role", "reports:read", "--password-stdin")
 	e.mustRun(userPassword+"\n", "users", "create", "--email", "plain@example.com", "--password-stdin")
 	e.mustRun("", "tenants", "create", "acme")
+	e.mustRun("", "roles", "create", "viewer", "--tenant", "acme")
 	e.mustRun(userPassword+"\n", "users", "create", "--email", "acme@example.com", "--tenant", "acme", "--role", "viewer", "--password-stdin")
 	var seeded struct{ Password string }
 	if err := jsonUnmarshal(e.mustRun("", "users", "seed", "--email", "root@example.com", "--tenant", "seeded", "--output", "json"), &seeded); err != nil {

@@ -53,13 +53,19 @@ func auditCount(t testing.TB, env *testEnv, event, reason, email string) int {
 var cliMeta = core.Meta{Actor: "cli"}
 
 // createUser makes an active user with the test password in tenant ("" is
-// the default tenant), creating the tenant when it is missing.
+// the default tenant), creating the tenant and the roles' catalogue
+// entries when they are missing.
 func createUser(t testing.TB, env *testEnv, tenant, email string, roles ...string) {
 	t.Helper()
 	ctx := context.Background()
 	if tenant != "" {
 		if _, err := env.Services.Tenants.Ensure(ctx, tenant, cliMeta); err != nil {
 			t.Fatalf("Tenants.Ensure(%s): %v", tenant, err)
+		}
+	}
+	for _, r := range roles {
+		if _, err := env.Services.Roles.Create(ctx, core.Operator(tenant), r, "", cliMeta); err != nil && core.ErrorCode(err) != core.ECONFLICT {
+			t.Fatalf("Roles.Create(%s): %v", r, err)
 		}
 	}
 	if _, err := env.Services.Users.Create(ctx, core.CreateInput{Tenant: tenant, Email: email, Password: testPassword, Roles: roles}, cliMeta); err != nil {

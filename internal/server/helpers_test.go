@@ -135,6 +135,7 @@ func newTestEnv(t testing.TB, adjust func(*core.Config, *server.Options)) *testE
 		t.Fatal(err)
 	}
 	pages, err := web.New(web.Options{Browser: svcs.Browser, Users: svcs.Users, Resets: svcs.Resets, OAuth: svcs.OAuth, Renderer: renderer,
+		Admin: svcs.Admin, Roles: svcs.Roles,
 		Issuer: issuer, Meta: server.RequestMeta, PasswordMinLength: cfg.PasswordMinLength, Logger: logger})
 	if err != nil {
 		t.Fatal(err)

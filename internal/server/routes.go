@@ -19,6 +19,7 @@ func (s *Server) routes() {
 	m.Handle("POST /api/v1/auth/password/change", s.handle(s.authenticated(s.handlePasswordChange)))
 	m.Handle("POST /api/v1/auth/password/reset/initiate", s.handle(s.handleResetInitiate))
 	m.Handle("POST /api/v1/auth/password/reset/complete", s.handle(s.handleResetComplete))
+	s.adminRoutes()
 
 	m.Handle("GET /.well-known/jwks.json", s.cors(s.handle(s.handleJWKS)))
 	m.Handle("OPTIONS /.well-known/jwks.json", s.cors(nil))

@@ -13,10 +13,13 @@ import (
 // Options are what the hosted pages are built from: only the services they
 // use.
 type Options struct {
-	Browser  *core.Browser
-	Users    *core.Users
-	Resets   *core.Resets
-	OAuth    *core.OAuth
+	Browser *core.Browser
+	Users   *core.Users
+	Resets  *core.Resets
+	OAuth   *core.OAuth
+	// Admin and Roles serve the admin pages; without them there are none.
+	Admin    *core.Admin
+	Roles    *core.Roles
 	Renderer *Renderer
 	// Issuer is the public base URL; its origin is trusted for
 	// cross-origin checks behind a proxy that rewrites Host.
@@ -113,6 +116,9 @@ func (f *Face) Mount(mux *http.ServeMux) {
 		// the origin of the confirm page's own form itself.
 		mux.Handle("POST /oauth2/logout", f.handle(f.endSession))
 		mux.Handle("POST /account/apps/revoke", f.post(f.revokeApp))
+	}
+	if f.opts.Admin != nil && f.opts.Roles != nil {
+		f.mountAdmin(mux)
 	}
 	if f.opts.Renderer != nil {
 		mux.Handle("GET /static/", f.opts.Renderer.Static())

@@ -24,6 +24,7 @@ import (
 //	                    an input's data for the "field" template
 //	device TEXT         a SessionRow's "Firefox on Linux" in the page's language
 //	scope NAME          a scope in plain words
+//	event NAME          an audit event in plain words (its code when it has none)
 func (r *Renderer) funcs(c *catalog) template.FuncMap {
 	t := func(id string, args ...any) (string, error) {
 		s, ok := c.message(id, args...)
@@ -66,6 +67,14 @@ func (r *Renderer) funcs(c *catalog) template.FuncMap {
 			}
 			out, _ := c.message("device.on", browser, os)
 			return out
+		},
+		// event names an audit event in words; an event without one (a
+		// newer kind) shows its code.
+		"event": func(s string) string {
+			if out, ok := c.message("event." + s); ok {
+				return out
+			}
+			return s
 		},
 		"scope": func(s string) (string, error) {
 			if _, ok := c.msgs["scope."+s]; ok {
@@ -168,6 +177,8 @@ var formOrder = []struct{ name, label string }{
 	{FieldEmail, "field.email"}, {FieldPassword, "field.password"},
 	{FieldCurrentPassword, "field.current_password"}, {FieldNewPassword, "field.new_password"},
 	{FieldConfirmPassword, "field.confirm_password"},
+	{FieldDisplayName, "admin.field.display_name"}, {FieldRoleName, "admin.field.role_name"},
+	{FieldDescription, "admin.field.description"},
 }
 
 type fieldMessage struct {

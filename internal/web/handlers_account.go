@@ -82,6 +82,11 @@ func (f *Face) renderAccount(w http.ResponseWriter, r *http.Request, status int,
 		CSRF: f.opts.Browser.FormToken(binding(w, r), p.Session.ID.String()),
 		Data: AccountPage{Email: p.User.Email, DisplayName: p.User.DisplayName, TenantName: p.User.TenantSlug,
 			Roles: roles, EmailVerified: p.User.EmailVerifiedAt != nil, CreatedAt: p.User.CreatedAt, Sessions: rows, Apps: apps}}
+	if f.opts.Admin != nil && core.CanAdminister(p.User) {
+		data := v.Data.(AccountPage)
+		data.AdminURL = "/admin"
+		v.Data = data
+	}
 	return f.render(w, r, status, PageAccount, v)
 }
 

@@ -79,6 +79,9 @@ func newOP(t *testing.T) *opEnv {
 	env := coretest.New(t, coretest.Options{Config: cfg, Mailer: mail, Now: clock.Now})
 	ctx := context.Background()
 	meta := core.Meta{Actor: "test"}
+	if _, err := env.Services.Roles.Create(ctx, core.Operator(""), "member", "", meta); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := env.Services.Users.Create(ctx, core.CreateInput{Email: userEmail, Password: password,
 		DisplayName: "Pat Person", Roles: []string{"member"}}, meta); err != nil {
 		t.Fatal(err)

@@ -43,7 +43,7 @@ func Samples(now time.Time) []Sample {
 		{ClientID: "wiki", Name: "Team Wiki", Scopes: []string{"openid", "profile", "email"}, Granted: now.AddDate(0, -1, -3)},
 		{ClientID: "ci", Name: "Build server", Scopes: []string{"openid", "roles", "offline_access", "deploy:write"}, Granted: now.AddDate(0, 0, -2)},
 	}
-	return []Sample{
+	return append([]Sample{
 		{"login", PageLogin, 200, View{Tenant: tenant, Data: login}},
 		{"login-error", PageLogin, 400, View{Alert: errMsg("login.error.invalid"), Form: map[string]string{"email": "ada@example.com", "remember": "on"}, Data: login}},
 		{"login-fields", PageLogin, 400, View{Fields: map[string]Message{"email": {ID: "field.required"}, "password": {ID: "field.required"}}, Data: login}},
@@ -70,7 +70,7 @@ func Samples(now time.Time) []Sample {
 		{"error-unavailable", PageError, 503, View{TitleID: "error.unavailable.title", Alert: errMsg("error.unavailable"), Data: ErrorPage{Status: 503, RetryAfter: 5, RequestID: "req-7f3a9c", BackURL: "/login"}}},
 		{"error-not-found", PageError, 404, View{TitleID: "error.not_found.title", Alert: errMsg("error.not_found"), Data: ErrorPage{Status: 404, BackURL: "/account"}}},
 		{"error-cross-site", PageError, 403, View{TitleID: "error.forbidden.title", Alert: errMsg("error.cross_site"), Data: ErrorPage{Status: 403, RequestID: "req-1b2c3d"}}},
-	}
+	}, adminSamples(now)...)
 }
 
 // Preview serves every Sample at /preview/NAME and an index of them at

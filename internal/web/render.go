@@ -24,6 +24,7 @@ import (
 var pageNames = []string{
 	PageLogin, PagePasswordChange, PageForgot, PageReset, PageAccount,
 	PageLogout, PageError, PageMessage, PageConsent,
+	PageAdminUsers, PageAdminUserNew, PageAdminUser, PageAdminRoles, PageAdminAudit,
 }
 
 // The CSP of every page (docs/pages.md). It has no form-action: Chrome and

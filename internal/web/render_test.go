@@ -414,6 +414,18 @@ func TestFormsAndFields(t *testing.T) {
 		"/logout":                     {"csrf"},
 		"/oauth2/consent":             {"csrf", "request", "decision"},
 		"/oauth2/logout":              {"csrf", "request"},
+		// The admin pages (the sample user's id is 2).
+		"/admin/users":                       {"csrf", "email", "display_name", "role:admin", "role:member"},
+		"/admin/users/2/update":              {"csrf", "display_name", "role:member"},
+		"/admin/users/2/unlock":              {"csrf"},
+		"/admin/users/2/disable":             {"csrf"},
+		"/admin/users/2/sessions/revoke":     {"csrf", "session"},
+		"/admin/users/2/sessions/revoke-all": {"csrf"},
+		"/admin/roles":                       {"csrf", "name", "description"},
+		"/admin/roles/delete":                {"csrf", "role"},
+		// Filters: GET, no token.
+		"GET /admin/users": {"q", "status"},
+		"GET /admin/audit": {"event", "since", "until", "reads"},
 	}
 	seen := map[string]bool{}
 	for _, s := range Samples(testNow) {
@@ -422,16 +434,20 @@ func TestFormsAndFields(t *testing.T) {
 		body := render(t, r, nil, s.Status, s.Page, v).Body.String()
 		for _, f := range forms.FindAllStringSubmatch(body, -1) {
 			action := f[1]
+			get := strings.Contains(f[0], `method="get"`)
+			if get {
+				action = "GET " + action
+			}
 			fields, ok := want[action]
 			if !ok {
 				t.Errorf("%s: a form posts to %s", s.Name, action)
 				continue
 			}
 			seen[action] = true
-			if !strings.Contains(f[0], `method="post"`) {
+			if !get && !strings.Contains(f[0], `method="post"`) {
 				t.Errorf("%s: form %s is not a POST", s.Name, action)
 			}
-			if !strings.Contains(f[2], `name="csrf" value="the-csrf-token"`) {
+			if !get && !strings.Contains(f[2], `name="csrf" value="the-csrf-token"`) {
 				t.Errorf("%s: form %s lacks the CSRF token", s.Name, action)
 			}
 			got := map[string]bool{}
@@ -824,27 +840,30 @@ func TestRevealLabelsContainTheirText(t *testing.T) {
 // Every message ID the handlers put into Views (the string constants of
 // messages.go) is in every catalogue.
 func TestHandlerMessagesExist(t *testing.T) {
-	f, err := parser.ParseFile(token.NewFileSet(), "messages.go", nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	r := newTestRenderer(t, RenderOptions{})
 	n := 0
-	ast.Inspect(f, func(node ast.Node) bool {
-		lit, ok := node.(*ast.BasicLit)
-		if !ok || lit.Kind != token.STRING {
-			return true
+	files, _ := filepath.Glob("messages*.go")
+	for _, name := range files {
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
 		}
-		id, _ := strconv.Unquote(lit.Value)
-		n++
-		for lang, c := range r.cats {
-			if _, ok := c.msgs[id]; !ok {
-				t.Errorf("messages.go names %q, which %s.json lacks", id, lang)
+		ast.Inspect(f, func(node ast.Node) bool {
+			lit, ok := node.(*ast.BasicLit)
+			if !ok || lit.Kind != token.STRING {
+				return true
 			}
-		}
-		return true
-	})
-	if n < 20 {
+			id, _ := strconv.Unquote(lit.Value)
+			n++
+			for lang, c := range r.cats {
+				if _, ok := c.msgs[id]; !ok {
+					t.Errorf("%s names %q, which %s.json lacks", name, id, lang)
+				}
+			}
+			return true
+		})
+	}
+	if n < 40 {
 		t.Fatalf("only %d IDs in messages.go", n)
 	}
 }

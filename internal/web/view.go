@@ -153,6 +153,9 @@ type AccountPage struct {
 	CreatedAt     time.Time
 	Sessions      []SessionRow
 	Apps          []AppRow
+	// AdminURL links the admin pages for an admin of the tenant; "" for
+	// everyone else.
+	AdminURL string
 }
 
 // SessionRow is one signed-in browser or app session of the user.

@@ -74,11 +74,12 @@ func newPages(t *testing.T) *pagesEnv {
 	if _, err := env.Services.Users.Create(context.Background(), core.CreateInput{Email: userEmail, Password: password}, core.Meta{Actor: "test"}); err != nil {
 		t.Fatal(err)
 	}
-	renderer, err := web.NewRenderer(web.RenderOptions{})
+	renderer, err := web.NewRenderer(web.RenderOptions{Strict: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	pages, err := web.New(web.Options{Browser: env.Services.Browser, Users: env.Services.Users, Resets: env.Services.Resets,
+		Admin: env.Services.Admin, Roles: env.Services.Roles,
 		Renderer: renderer, Issuer: issuer, Meta: server.RequestMeta, PasswordMinLength: cfg.PasswordMinLength})
 	if err != nil {
 		t.Fatal(err)

@@ -133,8 +133,24 @@ func (q queries) ListAuditEvents(ctx context.Context, f core.AuditFilter) ([]cor
 	if f.TenantID != nil {
 		add(`tenant_id = $?`, *f.TenantID)
 	}
+	if f.Event != "" {
+		add(`event = $?`, f.Event)
+	}
+	if f.ExcludeEvent != "" {
+		add(`event <> $?`, f.ExcludeEvent)
+	}
 	if !f.Since.IsZero() {
 		add(`occurred_at >= $?`, f.Since)
+	}
+	if !f.Until.IsZero() {
+		add(`occurred_at < $?`, f.Until)
+	}
+	if f.Before != nil {
+		// Keyset paging: strictly older than the last row of the previous
+		// page, in the (occurred_at, id) order of the result.
+		args = append(args, f.Before.Time, f.Before.ID)
+		n := len(args)
+		where = append(where, `(occurred_at, id) < ($`+strconv.Itoa(n-1)+`::timestamptz, $`+strconv.Itoa(n)+`::bigint)`)
 	}
 	limit := f.Limit
 	if limit <= 0 {

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"io/fs"
+	"strconv"
 	"testing"
 
 	"github.com/idp-dev/idp/internal/core/postgres"
@@ -13,7 +14,7 @@ import (
 var ourTables = []string{
 	"tenants", "users", "user_profiles", "sessions", "refresh_tokens",
 	"signing_keys", "user_login_events", "password_reset_tokens",
-	"login_source_locks", "mail_outbox", "rsa_signing_keys",
+	"login_source_locks", "mail_outbox", "rsa_signing_keys", "roles",
 }
 
 func TestMigrations(t *testing.T) {
@@ -25,6 +26,14 @@ func TestMigrations(t *testing.T) {
 	files, err := fs.Glob(migrations.FS, "*.sql")
 	ok(t, err)
 	total := len(files)
+	// Versions by file name: a number may be missing while the branch
+	// that takes it isn't merged yet.
+	versions := make([]int64, total)
+	for i, f := range files {
+		n, err := strconv.ParseInt(f[:4], 10, 64)
+		ok(t, err)
+		versions[i] = n
+	}
 
 	tables := func() int {
 		t.Helper()
@@ -41,8 +50,8 @@ func TestMigrations(t *testing.T) {
 			t.Fatalf("Status lists %d migrations, want %d", len(st), total)
 		}
 		for i, s := range st {
-			if s.Version != int64(i+1) || s.Name == "" || s.Applied != applied {
-				t.Fatalf("Status[%d] = %+v, want version %d applied=%v", i, s, i+1, applied)
+			if s.Version != versions[i] || s.Name == "" || s.Applied != applied {
+				t.Fatalf("Status[%d] = %+v, want version %d applied=%v", i, s, versions[i], applied)
 			}
 		}
 	}
@@ -85,7 +94,7 @@ func TestMigrations(t *testing.T) {
 	}
 	down, err := m.Down(ctx, 2)
 	ok(t, err)
-	if len(down) != 2 || down[0].Version != int64(total) || down[1].Version != int64(total-1) || down[0].Applied {
+	if len(down) != 2 || down[0].Version != versions[total-1] || down[1].Version != versions[total-2] || down[0].Applied {
 		t.Fatalf("Down(2) = %+v, want the newest two rolled back", down)
 	}
 	pending(2)

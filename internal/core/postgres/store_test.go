@@ -880,6 +880,12 @@ func TestAudit(t *testing.T) {
 		{"email, tenant, since", core.AuditFilter{Email: "ann@example.com", TenantID: &t1, Since: at(1)}, []int64{e(0)}},
 		{"limit", core.AuditFilter{Limit: 2}, []int64{now.ID, e(2)}},
 		{"unknown email", core.AuditFilter{Email: "nobody@example.com"}, []int64{}},
+		{"event", core.AuditFilter{Event: core.EventLoginFailure}, []int64{e(1), e(0)}},
+		{"all but one event", core.AuditFilter{ExcludeEvent: core.EventLoginFailure}, []int64{now.ID, e(2), first.ID}},
+		{"until (exclusive)", core.AuditFilter{Until: at(2)}, []int64{e(0), first.ID}},
+		{"since and until", core.AuditFilter{Since: at(1), Until: at(3)}, []int64{e(1), e(0)}},
+		{"before a position", core.AuditFilter{Before: &core.AuditPosition{Time: at(2), ID: e(1)}}, []int64{e(0), first.ID}},
+		{"before: same time, lower id", core.AuditFilter{Before: &core.AuditPosition{Time: at(2), ID: e(1) + 1}}, []int64{e(1), e(0), first.ID}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := ids(tc.f); !slices.Equal(got, tc.want) {
@@ -1142,6 +1148,15 @@ func TestUnavailableEveryMethod(t *testing.T) {
 	_, err = s.UseResetToken(ctx, hash("x"), at(0))
 	collect("UseResetToken", err)
 	collect("InsertAuditEvent", s.InsertAuditEvent(ctx, &core.AuditEvent{}))
+	collect("CreateRole", s.CreateRole(ctx, &core.Role{}))
+	_, err = s.ListRoles(ctx, id)
+	collect("ListRoles", err)
+	_, err = s.ShareRoles(ctx, id, []string{"a"})
+	collect("ShareRoles", err)
+	_, err = s.ListUsersPage(ctx, core.UserFilter{TenantID: id, Limit: 1})
+	collect("ListUsersPage", err)
+	collect("SetUserRoles", s.SetUserRoles(ctx, id, nil))
+	collect("SetDisplayName", s.SetDisplayName(ctx, id, ""))
 	for name, err := range errs {
 		if core.ErrorCode(err) != core.EUNAVAILABLE {
 			t.Errorf("%s = %v, want EUNAVAILABLE", name, err)

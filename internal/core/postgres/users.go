@@ -244,3 +244,40 @@ func (q queries) ClearSourceLocks(ctx context.Context, userID uuid.UUID) error {
 	_, err := q.exec(ctx, "lock", `DELETE FROM login_source_locks WHERE user_id = $1`, userID)
 	return err
 }
+
+// ListUsersPage walks users_tenant_email_key in order (tenant, then
+// lower(email)); the filters are checked on the way and an empty one
+// matches everything, so the statement is one prepared plan. Emails are
+// stored normalized (lower case), so lower(email) orders them as email.
+func (q queries) ListUsersPage(ctx context.Context, f core.UserFilter) ([]core.User, error) {
+	var rows []userRow
+	err := q.sel(ctx, "user", &rows, `SELECT `+userCols+` FROM `+userFrom+`
+		WHERE u.tenant_id = $1
+			AND ($2 = '' OR u.status = $2)
+			AND ($3 = '' OR u.roles @> ARRAY[$3::text])
+			AND ($4 = '' OR starts_with(lower(u.email), $4))
+			AND ($5 = '' OR (lower(u.email), u.id) > ($5, $6::uuid))
+		ORDER BY lower(u.email), u.id
+		LIMIT $7`,
+		f.TenantID, string(f.Status), f.Role, f.EmailPrefix, f.AfterEmail, f.AfterID, f.Limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]core.User, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, r.user())
+	}
+	return out, nil
+}
+
+func (q queries) SetUserRoles(ctx context.Context, id uuid.UUID, r []string) error {
+	return q.execOne(ctx, "user", `UPDATE users SET roles = $2, updated_at = now() WHERE id = $1`, id, roles(r))
+}
+
+// SetDisplayName writes the profile, creating it if a user has none.
+func (q queries) SetDisplayName(ctx context.Context, id uuid.UUID, name string) error {
+	_, err := q.exec(ctx, "user", `
+		INSERT INTO user_profiles (user_id, display_name, updated_at) VALUES ($1, $2, now())
+		ON CONFLICT (user_id) DO UPDATE SET display_name = EXCLUDED.display_name, updated_at = now()`, id, name)
+	return err
+}
