@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"html"
 	"io"
@@ -24,7 +25,8 @@ import (
 // TestMakeDev is a newcomer's first minutes: `make dev` (scripts/dev.sh)
 // starts the services, migrates, seeds an admin whose one-time password
 // it prints once, serves, and names the sign-in page; a browser signs in
-// there with that password and is sent to choose its own. Ctrl-C stops
+// there with that password and is sent to choose its own, then runs the
+// README's admin tour (invite a member who signs in). Ctrl-C stops
 // everything, the services too.
 func TestMakeDev(t *testing.T) {
 	root := testenv.RepoRoot(t)
@@ -96,7 +98,7 @@ func TestMakeDev(t *testing.T) {
 	if signIn != "http://"+addr+"/login" {
 		t.Errorf("sign-in URL %q, want http://%s/login", signIn, addr)
 	}
-	m := regexp.MustCompile(`Password\W+([A-Za-z0-9_-]{24})\b`).FindStringSubmatch(printed.String())
+	m := regexp.MustCompile(`Password +([A-Za-z0-9_-]{24}) `).FindStringSubmatch(printed.String())
 	if m == nil {
 		t.Fatalf("no one-time password printed:\n%s", printed.String())
 	}
@@ -120,6 +122,7 @@ func TestMakeDev(t *testing.T) {
 	if res.status != http.StatusSeeOther || !strings.HasPrefix(res.location, "/password/change") {
 		t.Fatalf("sign-in with the one-time password: %d to %q\n%s", res.status, res.location, res.body)
 	}
+	devAdminTour(t, jar, "http://"+addr, filepath.Join(dir, "mail.jsonl"), m[1], res.location)
 
 	// Ctrl-C stops serve and the services.
 	pgPort := regexp.MustCompile(`Postgres: postgres://[^@]*@127\.0\.0\.1:(\d+)/`).FindStringSubmatch(printed.String())
@@ -131,6 +134,112 @@ func TestMakeDev(t *testing.T) {
 		}
 	} else {
 		t.Errorf("make dev doesn't print its PostgreSQL URL:\n%s", printed.String())
+	}
+}
+
+// devAdminTour is the README's admin tour on the pages of make dev, form
+// by form as a browser without JavaScript sends them: the seeded admin
+// chooses its own password, invites alice@example.com as a `member` (the
+// role make dev made), Alice sets her password from the invite in the mail
+// outbox and signs in, and the admin's page of her shows her active with a
+// browser session and her sign-in in the audit log.
+func devAdminTour(t *testing.T, admin map[string]string, base, mailFile, oneTime, changePath string) {
+	t.Helper()
+	const adminPassword, memberPassword = "a long passphrase of my own", "violet harbour lanterns at dusk"
+	res := devSubmit(t, admin, base, changePath, "/password/change", url.Values{
+		"current_password": {oneTime}, "new_password": {adminPassword}, "confirm_password": {adminPassword}})
+	if res.status != http.StatusSeeOther {
+		t.Fatalf("choosing the admin's password: %d to %q\n%s", res.status, res.location, res.body)
+	}
+	res = devSubmit(t, admin, base, "/admin/users/new", "/admin/users", url.Values{
+		"email": {"alice@example.com"}, "role:member": {"on"}})
+	if res.status != http.StatusSeeOther || !strings.HasPrefix(res.location, "/admin/users/") {
+		t.Fatalf("inviting alice as a member: %d to %q\n%s", res.status, res.location, res.body)
+	}
+	userPage := strings.SplitN(res.location, "?", 2)[0]
+
+	invite := devInvite(t, mailFile, "alice@example.com")
+	alice := map[string]string{}
+	u, err := url.Parse(invite)
+	if err != nil {
+		t.Fatalf("invite link %q: %v", invite, err)
+	}
+	res = devSubmit(t, alice, base, u.RequestURI(), "/password/reset", url.Values{
+		"new_password": {memberPassword}, "confirm_password": {memberPassword}})
+	if res.status != http.StatusOK || strings.Contains(res.body, "field-invalid") || strings.Contains(res.body, `role="alert"`) {
+		t.Fatalf("alice sets her password from the invite: %d to %q\n%s", res.status, res.location, res.body)
+	}
+	res = devSubmit(t, alice, base, "/login", "/login", url.Values{
+		"email": {"alice@example.com"}, "password": {memberPassword}})
+	if res.status != http.StatusSeeOther || res.location != "/account" {
+		t.Fatalf("alice signs in: %d to %q\n%s", res.status, res.location, res.body)
+	}
+	if page := devRequest(t, alice, "GET", base+"/admin/users", nil); page.status != http.StatusForbidden {
+		t.Errorf("a member opens the admin pages: %d, want 403", page.status)
+	}
+
+	page := devRequest(t, admin, "GET", base+userPage, nil)
+	if page.status != http.StatusOK {
+		t.Fatalf("the admin opens alice's page: %d\n%s", page.status, page.body)
+	}
+	for _, want := range []string{"alice@example.com", `id="role-member" name="role:member" checked`, "Disable user",
+		`action="` + userPage + `/sessions/revoke"`} {
+		if !strings.Contains(page.body, want) {
+			t.Errorf("alice's admin page lacks %q", want)
+		}
+	}
+	if !regexp.MustCompile(`>\s*active\s*<`).MatchString(page.body) {
+		t.Errorf("alice's admin page doesn't show her active:\n%s", page.body)
+	}
+	audit := devRequest(t, admin, "GET", base+"/admin/audit", nil)
+	for _, want := range []string{"alice@example.com", "User created", "Password set from a link", "Signed in"} {
+		if !strings.Contains(audit.body, want) {
+			t.Errorf("the audit log lacks %q:\n%s", want, audit.body)
+		}
+	}
+}
+
+// devSubmit opens pagePath and submits its form posting to action with
+// fields, carrying the form's hidden inputs (form token, flow) along.
+func devSubmit(t *testing.T, jar map[string]string, base, pagePath, action string, fields url.Values) devPage {
+	t.Helper()
+	page := devRequest(t, jar, "GET", base+pagePath, nil)
+	if page.status != http.StatusOK {
+		t.Fatalf("GET %s: %d to %q\n%s", pagePath, page.status, page.location, page.body)
+	}
+	m := regexp.MustCompile(`(?s)<form[^>]*action="` + regexp.QuoteMeta(action) + `"[^>]*>(.*?)</form>`).FindStringSubmatch(page.body)
+	if m == nil {
+		t.Fatalf("GET %s: no form posting to %s\n%s", pagePath, action, page.body)
+	}
+	form := url.Values{}
+	for _, in := range regexp.MustCompile(`<input[^>]*type="hidden"[^>]*>`).FindAllString(m[1], -1) {
+		n := regexp.MustCompile(`\bname="([^"]*)"`).FindStringSubmatch(in)
+		v := regexp.MustCompile(`\bvalue="([^"]*)"`).FindStringSubmatch(in)
+		if n != nil && v != nil {
+			form.Set(html.UnescapeString(n[1]), html.UnescapeString(v[1]))
+		}
+	}
+	for k, v := range fields {
+		form[k] = v
+	}
+	return devRequest(t, jar, "POST", base+action, form)
+}
+
+// devInvite waits (at most 10 s) for the invite to email in the mail
+// outbox file and returns its link.
+func devInvite(t *testing.T, mailFile, email string) string {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		raw, _ := os.ReadFile(mailFile)
+		for _, line := range strings.Split(string(raw), "\n") {
+			var m struct{ To, Kind, URL string }
+			if json.Unmarshal([]byte(line), &m) == nil && m.To == email && m.Kind == "invite" {
+				return m.URL
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no invite to %s in %s after 10 s:\n%s", email, mailFile, raw)
+		}
 	}
 }
 
