@@ -18,25 +18,26 @@ import (
 
 // plan is how long each part runs; -quick shortens everything.
 type plan struct {
-	runs                int
-	s1Base, s1Run       time.Duration
-	s2Quiet, s2Flood    time.Duration
-	s3Base, s3Run       time.Duration
-	s45Base, s45Run     time.Duration
-	s6Base, s6Run       time.Duration
-	oraclePerClass      int
-	resetPerClass       int
-	startups            int
-	settle              time.Duration // pause after each run, so the next starts idle
-	quietWait           time.Duration // longest wait for neighbours to go quiet before a pair
-	meRate              float64       // /me requests per second in S2
-	s1Concurrency       []int
-	s3Concurrency       []int
-	readConcurrency     int // S4, S5 and /healthz
-	codeflowConcurrency int // S6: signed-in browsers, one per worker
-	floodConcurrency    int // S1's overload level, used by S2
-	loginFailShare      float64
-	overloadRejectSlow  time.Duration // "quick" 429/503: the server's 1 s hashing queue wait plus slack
+	runs                 int
+	s1Base, s1Run        time.Duration
+	s2Quiet, s2Flood     time.Duration
+	s3Base, s3Run        time.Duration
+	s45Base, s45Run      time.Duration
+	s6Base, s6Run        time.Duration
+	oraclePerClass       int
+	resetPerClass        int
+	startups             int
+	settle               time.Duration // pause after each run, so the next starts idle
+	quietWait            time.Duration // longest wait for neighbours to go quiet before a pair
+	meRate               float64       // /me requests per second in S2
+	s1Concurrency        []int
+	s3Concurrency        []int
+	readConcurrency      int // S4, S5 and /healthz
+	pageLoginConcurrency int // S7's browsers signing in on the hosted page
+	codeflowConcurrency  int // S6: signed-in browsers, one per worker
+	floodConcurrency     int // S1's overload level, used by S2
+	loginFailShare       float64
+	overloadRejectSlow   time.Duration // "quick" 429/503: the server's 1 s hashing queue wait plus slack
 }
 
 // S1 at cost 10 does about 16 logins/s per core here, so its runs are the
@@ -66,6 +67,7 @@ func (p plan) withDefaults() plan {
 	p.s3Concurrency = []int{4, 8, 16}
 	p.readConcurrency = 16
 	p.codeflowConcurrency = 8
+	p.pageLoginConcurrency = 8
 	p.floodConcurrency = 64
 	p.loginFailShare = 0.15
 	p.overloadRejectSlow = 1500 * time.Millisecond

@@ -70,14 +70,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.scale, "scale", false, "million-user run (make bench-scale): S1, S3 and S4 on the small data set, then again beside -scale-users generated users")
 	fs.IntVar(&o.scaleUsers, "scale-users", 1_000_000, "users to generate with -scale (3 sessions and 10 refresh tokens each)")
 	fs.DurationVar(&o.soak, "soak", 0, "soak instead of the bench (make soak): mixed load for this long, then the pass criteria (docs/capacity.md, \"Soak\")")
-	fs.StringVar(&o.only, "only", "", "comma-separated subset of s1,s2,s3,s4 (S4 and S5 run together),s6 (code flow),verify,oracle,reset; for experiments")
+	fs.StringVar(&o.only, "only", "", "comma-separated subset of s1,s2,s3,s4 (S4 and S5 run together),s6 (code flow),s7 (sign-in page),verify,oracle,reset; for experiments")
 	fs.Var(&o.env, "env", "KEY=VALUE added to the environment of every idp process, for experiments\n(e.g. -env GOMAXPROCS=3 -env IDP_SECURITY_MAX_CONCURRENT_HASHES=1); repeatable")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	for _, name := range strings.Split(o.only, ",") {
-		if name != "" && !slices.Contains([]string{"s1", "s2", "s3", "s4", "s6", "verify", "oracle", "reset"}, name) {
-			return o, fmt.Errorf("-only: unknown scenario %q (want s1, s2, s3, s4, s6, verify, oracle or reset)", name)
+		if name != "" && !slices.Contains([]string{"s1", "s2", "s3", "s4", "s6", "s7", "verify", "oracle", "reset"}, name) {
+			return o, fmt.Errorf("-only: unknown scenario %q (want s1, s2, s3, s4, s6, s7, verify, oracle or reset)", name)
 		}
 	}
 	if o.users < 32 {

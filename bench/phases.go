@@ -100,6 +100,7 @@ func (b *bench) scenarios() error {
 		{"s3", "S3 refresh", b.s3},
 		{"s4", "S4 /me, S5 JWKS and discovery", b.s4s5},
 		{"s6", "S6 OpenID Connect code flow", b.s6},
+		{"s7", "S7 hosted sign-in page", b.s7},
 		{"verify", "package verify: throughput and unknown-kid refetches", b.verifyScenario},
 	}
 	for _, s := range steps {

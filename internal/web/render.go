@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"text/template/parse"
 	"time"
 
 	"github.com/idp-dev/idp/web"
@@ -53,7 +54,7 @@ type Renderer struct {
 	log    *slog.Logger
 	brand  Brand
 	cats   map[string]*catalog
-	pages  map[string]map[string]*template.Template // lang -> page -> template
+	pages  map[string]*template.Template // lang -> every page, as "<page>/layout.html" (see parse)
 	assets map[string]*asset
 	bufs   sync.Pool
 	warned sync.Map // missing message IDs already logged
@@ -101,7 +102,7 @@ func NewRenderer(o RenderOptions) (*Renderer, error) {
 	if a, ok := r.assets["logo"]; ok {
 		r.brand.LogoURL = "/static/logo?v=" + a.hash
 	}
-	r.pages = map[string]map[string]*template.Template{}
+	r.pages = map[string]*template.Template{}
 	for _, c := range r.cats {
 		set, err := r.parse(src.templates, c)
 		if err != nil {
@@ -183,48 +184,145 @@ func readDir(fsys fs.FS, dir string) (map[string][]byte, error) {
 	return out, nil
 }
 
-// parse builds one language's page templates: the layout and the shared
-// _*.html templates, then each page on a clone of them.
-func (r *Renderer) parse(files map[string][]byte, c *catalog) (map[string]*template.Template, error) {
-	base := template.New("layout.html").Funcs(r.funcs(c))
-	layout, ok := files["templates/layout.html"]
+// parse builds one language's page templates as one set: the shared
+// _*.html templates once, and for each page its own copy of the layout
+// and its definitions, named "<page>/<name>". Cloning the layout and the
+// shared templates for every page would hold them once per page and
+// language (about 2 MB of parse trees); shared templates must therefore
+// not call a template that the layout or a page defines.
+func (r *Renderer) parse(files map[string][]byte, c *catalog) (*template.Template, error) {
+	funcs := r.funcs(c)
+	layoutText, ok := files["templates/layout.html"]
 	if !ok {
 		return nil, errors.New("template templates/layout.html is missing")
 	}
-	if _, err := base.Parse(string(layout)); err != nil {
-		return nil, fmt.Errorf("template layout.html: %w", err)
+	layout, err := parseTrees("layout.html", layoutText, funcs)
+	if err != nil {
+		return nil, err
 	}
+	set := template.New("").Funcs(funcs)
+	shared := map[string]*parse.Tree{}
 	names := make([]string, 0, len(files))
 	for name := range files {
 		names = append(names, name)
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		if strings.HasPrefix(path.Base(name), "_") && strings.HasSuffix(name, ".html") {
-			if _, err := base.New(path.Base(name)).Parse(string(files[name])); err != nil {
-				return nil, fmt.Errorf("template %s: %w", path.Base(name), err)
+		base := path.Base(name)
+		if !strings.HasPrefix(base, "_") || !strings.HasSuffix(name, ".html") {
+			continue
+		}
+		trees, err := parseTrees(base, files[name], funcs)
+		if err != nil {
+			return nil, err
+		}
+		for n, tree := range trees {
+			if n == base {
+				continue // the file's text outside its definitions
 			}
+			if _, dup := layout[n]; dup {
+				return nil, fmt.Errorf("template %s: %q is defined by layout.html too", base, n)
+			}
+			shared[n] = tree
 		}
 	}
-	set := map[string]*template.Template{}
+	for n, tree := range shared {
+		for _, call := range calledTemplates(tree.Root) {
+			if _, ok := shared[call]; !ok {
+				return nil, fmt.Errorf("template %s: it calls %q, which is not a shared (_*.html) template", n, call)
+			}
+		}
+		if _, err := set.AddParseTree(n, tree); err != nil {
+			return nil, err
+		}
+	}
 	for _, page := range pageNames {
 		text, ok := files["templates/"+page+".html"]
 		if !ok {
 			return nil, fmt.Errorf("template templates/%s.html is missing", page)
 		}
-		t, err := base.Clone()
+		own, err := parseTrees(page+".html", text, funcs)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := t.New(page + ".html").Parse(string(text)); err != nil {
-			return nil, fmt.Errorf("template %s.html: %w", page, err)
-		}
-		if t.Lookup("content") == nil {
+		delete(own, page+".html")
+		if own["content"] == nil {
 			return nil, fmt.Errorf(`template %s.html: it defines no "content" template`, page)
 		}
-		set[page] = t
+		// The page's definitions replace the layout's defaults ({{block}}).
+		trees := map[string]*parse.Tree{}
+		for n, tree := range layout {
+			trees[n] = tree.Copy()
+		}
+		for n, tree := range own {
+			if _, clash := shared[n]; clash {
+				return nil, fmt.Errorf("template %s.html: %q is a shared template's name", page, n)
+			}
+			trees[n] = tree
+		}
+		for n, tree := range trees {
+			renameCalls(tree.Root, func(call string) string {
+				if _, ok := trees[call]; ok {
+					return page + "/" + call
+				}
+				return call
+			})
+			tree.Name = page + "/" + n
+			if _, err := set.AddParseTree(tree.Name, tree); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return set, nil
+}
+
+// parseTrees parses one template file and returns its parse trees by
+// name: the file's own (named name) and every template it defines.
+func parseTrees(name string, text []byte, funcs template.FuncMap) (map[string]*parse.Tree, error) {
+	t, err := template.New(name).Funcs(funcs).Parse(string(text))
+	if err != nil {
+		return nil, fmt.Errorf("template %s: %w", name, err)
+	}
+	out := map[string]*parse.Tree{}
+	for _, tt := range t.Templates() {
+		if tt.Tree != nil {
+			out[tt.Name()] = tt.Tree
+		}
+	}
+	return out, nil
+}
+
+// calledTemplates lists the templates that {{template}} actions under n
+// call.
+func calledTemplates(n parse.Node) []string {
+	var out []string
+	renameCalls(n, func(call string) string { out = append(out, call); return call })
+	return out
+}
+
+// renameCalls replaces the name of every {{template}} action under n by
+// rename(name).
+func renameCalls(n parse.Node, rename func(string) string) {
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n == nil {
+			return
+		}
+		for _, c := range n.Nodes {
+			renameCalls(c, rename)
+		}
+	case *parse.IfNode:
+		renameCalls(n.List, rename)
+		renameCalls(n.ElseList, rename)
+	case *parse.RangeNode:
+		renameCalls(n.List, rename)
+		renameCalls(n.ElseList, rename)
+	case *parse.WithNode:
+		renameCalls(n.List, rename)
+		renameCalls(n.ElseList, rename)
+	case *parse.TemplateNode:
+		n.Name = rename(n.Name)
+	}
 }
 
 // Render writes page with v as a complete response. It fills v.Lang (see
@@ -242,15 +340,15 @@ func (r *Renderer) Render(w http.ResponseWriter, req *http.Request, status int, 
 		return err
 	}
 	v.Nonce = nonce
-	t := r.pages[v.Lang][page]
-	if t == nil {
+	t := r.pages[v.Lang]
+	if t == nil || t.Lookup(page+"/layout.html") == nil {
 		r.writeFailure(w)
 		return fmt.Errorf("render: no page %q", page)
 	}
 	buf := r.bufs.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer r.bufs.Put(buf)
-	if err := t.ExecuteTemplate(buf, "layout.html", v); err != nil {
+	if err := t.ExecuteTemplate(buf, page+"/layout.html", v); err != nil {
 		r.writeFailure(w)
 		return fmt.Errorf("render %s: %w", page, err)
 	}

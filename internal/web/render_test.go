@@ -103,6 +103,42 @@ func TestSamplesRenderInEveryLanguage(t *testing.T) {
 	}
 }
 
+// Every page is held in one set per language (render.go, parse): each
+// page must get its own title, content and layout defaults, never those of
+// a page parsed before or after it. Each page here is replaced by one that
+// names itself, every other one also setting the layout's "width".
+func TestPagesKeepTheirOwnDefinitions(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "templates"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i, page := range pageNames {
+		text := `{{define "title"}}T-` + page + `{{end}}{{define "content"}}<p>C-` + page + `</p>{{end}}`
+		if i%2 == 0 {
+			text += `{{define "width"}} W-` + page + `{{end}}`
+		}
+		if err := os.WriteFile(filepath.Join(dir, "templates", page+".html"), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := newTestRenderer(t, RenderOptions{TemplatesDir: dir})
+	markers := regexp.MustCompile(`[TCW]-[a-z_]+`)
+	for i, page := range pageNames {
+		for _, lang := range []string{"en", "de"} {
+			req := httptest.NewRequest("GET", "/x?ui_locales="+lang, nil)
+			body := render(t, r, req, 200, page, View{}).Body.String()
+			// <title> and <h1> show the title, the page's class its width.
+			want := []string{"T-" + page, "T-" + page, "C-" + page}
+			if i%2 == 0 {
+				want = []string{"T-" + page, "W-" + page, "T-" + page, "C-" + page}
+			}
+			if got := markers.FindAllString(body, -1); !slices.Equal(got, want) {
+				t.Errorf("%s (%s): the page shows %v, want %v", page, lang, got, want)
+			}
+		}
+	}
+}
+
 func TestRenderHeaders(t *testing.T) {
 	r := newTestRenderer(t, RenderOptions{})
 	w := render(t, r, nil, 200, PageLogin, View{})
@@ -354,11 +390,9 @@ func templateMessageIDs(t *testing.T, r *Renderer) []string {
 		}
 	}
 	for _, set := range r.pages {
-		for _, tmpl := range set {
-			for _, tt := range tmpl.Templates() {
-				if tt.Tree != nil {
-					walk(tt.Tree.Root)
-				}
+		for _, tt := range set.Templates() {
+			if tt.Tree != nil {
+				walk(tt.Tree.Root)
 			}
 		}
 	}
@@ -760,6 +794,9 @@ func TestTemplatesDir(t *testing.T) {
 		{"bad template", "templates/login.html", "{{define", "template login.html"},
 		{"no content", "templates/login.html", `{{define "title"}}x{{end}}`, `defines no "content"`},
 		{"bad layout", "templates/layout.html", "{{if}}", "layout.html"},
+		{"shared calls a page's template", "templates/_mine.html", `{{define "mine"}}{{template "content" .}}{{end}}`, `calls "content"`},
+		{"shared redefines the layout's", "templates/_mine.html", `{{define "page-title"}}x{{end}}`, `"page-title" is defined by layout.html too`},
+		{"page takes a shared name", "templates/login.html", `{{define "content"}}x{{end}}{{define "field"}}y{{end}}`, `"field" is a shared template's name`},
 		{"bad json", "i18n/de.json", "{", "i18n/de.json"},
 		{"bad lang name", "i18n/not a tag.json", "{}", "language tag"},
 	} {
