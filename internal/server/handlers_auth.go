@@ -127,10 +127,13 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// loggedOut answers a logout. Clear-Site-Data tells a browser to drop this
-// origin's cookies too, for clients that keep tokens there.
+// loggedOut answers a logout. Clear-Site-Data tells a browser that called
+// it to drop what it cached and stored for idp's origin; not its cookies,
+// which the API never reads: "cookies" would also drop the hosted pages'
+// device cookie and with it that browser's own lockout budget (as the
+// pages' sign-out keeps it, docs/pages.md).
 func loggedOut(w http.ResponseWriter) {
-	w.Header().Set("Clear-Site-Data", `"cookies"`)
+	w.Header().Set("Clear-Site-Data", `"cache", "storage"`)
 	w.WriteHeader(http.StatusNoContent)
 }
 

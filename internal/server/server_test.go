@@ -157,7 +157,7 @@ func TestSmoke(t *testing.T) {
 
 		r = do(t, ts, "POST", "/api/v1/auth/logout", map[string]string{"refresh_token": child.RefreshToken})
 		wantStatus(t, r, http.StatusNoContent)
-		if got := r.Header.Get("Clear-Site-Data"); got != `"cookies"` {
+		if got := r.Header.Get("Clear-Site-Data"); got != `"cache", "storage"` {
 			t.Errorf("logout Clear-Site-Data = %q", got)
 		}
 		r = do(t, ts, "POST", "/api/v1/auth/refresh", map[string]string{"refresh_token": child.RefreshToken})
@@ -173,7 +173,7 @@ func TestSmoke(t *testing.T) {
 		wantError(t, r, http.StatusUnauthorized, "invalid_token")
 		r = do(t, ts, "POST", "/api/v1/auth/logout", map[string]any{"all": true}, "Authorization", bearer(a.AccessToken))
 		wantStatus(t, r, http.StatusNoContent)
-		if got := r.Header.Get("Clear-Site-Data"); got != `"cookies"` {
+		if got := r.Header.Get("Clear-Site-Data"); got != `"cache", "storage"` {
 			t.Errorf("logout all Clear-Site-Data = %q", got)
 		}
 		for _, tr := range []core.TokenResponse{a, b} {
