@@ -58,8 +58,11 @@ func oracleDisabledEmail(i int) string { return fmt.Sprintf("oracle-disabled-%02
 func oracleCheapEmail(i int) string    { return fmt.Sprintf("oracle-cheap-%02d@bench.example", i) }
 
 func openDB(ctx context.Context, url string) (*sqlx.DB, error) {
+	// No statement or lock timeout: the bench's own statements include
+	// -scale's COPY of ten million rows, which runs for minutes.
 	return postgres.Open(ctx, url, postgres.Options{
 		MaxOpenConns: serverPoolSize, MaxIdleConns: serverPoolSize, ConnectTimeout: 2 * time.Second,
+		StatementTimeout: -1, LockTimeout: -1,
 	})
 }
 
