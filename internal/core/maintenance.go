@@ -132,7 +132,20 @@ type PruneReport struct {
 type Maintenance struct {
 	*env
 	store MaintenanceStore
+	// rest waits d between two full batches (nil: a timer); tests count
+	// the waits instead.
+	rest func(ctx context.Context, d time.Duration) error
 }
+
+// maxPruneRest bounds the pause between two batches.
+const maxPruneRest = time.Second
+
+// restAfter is the pause after a full batch that took took: as long as the
+// batch itself, so that catching up on a large backlog (the first run on
+// a database that was never pruned deletes millions of rows) keeps one
+// PostgreSQL backend busy at most half the time, leaving the rest to the
+// requests it runs beside (docs/operations.md, "Janitor").
+func restAfter(took time.Duration) time.Duration { return min(max(took, 0), maxPruneRest) }
 
 var errNoMaintenanceStore = &Error{Code: EINTERNAL, Message: "maintenance is not available: no maintenance store"}
 
@@ -188,6 +201,7 @@ func (m *Maintenance) pruneRows(ctx context.Context, dryRun bool, rep *PruneRepo
 			continue
 		}
 		for {
+			start := time.Now() // the batch's own duration, not the service clock
 			counts, err := m.store.PruneBatch(ctx, k.name, cutoff, m.cfg.PruneBatch)
 			if err != nil {
 				return err
@@ -196,12 +210,29 @@ func (m *Maintenance) pruneRows(ctx context.Context, dryRun bool, rep *PruneRepo
 			if len(counts) == 0 || counts[0].Rows < int64(m.cfg.PruneBatch) {
 				break
 			}
-			if err := ctx.Err(); err != nil {
+			if err := m.restBetweenBatches(ctx, restAfter(time.Since(start))); err != nil {
 				return &Error{Code: EUNAVAILABLE, Message: "maintenance interrupted", Err: err}
 			}
 		}
 	}
 	return nil
+}
+
+func (m *Maintenance) restBetweenBatches(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if m.rest != nil {
+		return m.rest(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // addCounts adds counts into sum by table, keeping the order tables first
