@@ -53,6 +53,8 @@ type options struct {
 	// scale runs the million-user comparison instead (make bench-scale).
 	scale      bool
 	scaleUsers int
+	// scaleJanitor keeps the janitor on during -scale's large pass.
+	scaleJanitor bool
 	// soak runs the soak for this long instead (make soak).
 	soak time.Duration
 }
@@ -69,6 +71,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.runs, "runs", 0, "repetitions of each scenario (default 3, or 1 with -quick)")
 	fs.BoolVar(&o.scale, "scale", false, "million-user run (make bench-scale): S1, S3 and S4 on the small data set, then again beside -scale-users generated users")
 	fs.IntVar(&o.scaleUsers, "scale-users", 1_000_000, "users to generate with -scale (3 sessions and 10 refresh tokens each)")
+	fs.BoolVar(&o.scaleJanitor, "scale-janitor", false, "with -scale: keep the janitor on during the large pass, so the scenarios run beside its first catch-up")
 	fs.DurationVar(&o.soak, "soak", 0, "soak instead of the bench (make soak): mixed load for this long, then the pass criteria (docs/capacity.md, \"Soak\")")
 	fs.StringVar(&o.only, "only", "", "comma-separated subset of s1,s2,s3,s4 (S4 and S5 run together),s6 (code flow),s7 (sign-in page),verify,oracle,reset; for experiments")
 	fs.Var(&o.env, "env", "KEY=VALUE added to the environment of every idp process, for experiments\n(e.g. -env GOMAXPROCS=3 -env IDP_SECURITY_MAX_CONCURRENT_HASHES=1); repeatable")
@@ -168,7 +171,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		p = scalePlan(o.quick)
 		b.plan = p
 		out = scaleOut(out)
-		err := b.scaleRun(db, o.scaleUsers, logPath)
+		err := b.scaleRun(db, o.scaleUsers, o.scaleJanitor, logPath)
 		b.srv.stop()
 		if err != nil {
 			return err

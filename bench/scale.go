@@ -49,7 +49,7 @@ func scalePlan(quick bool) plan {
 // scaleRun runs the two passes around the generation. The server under
 // test (b.srv) is running; it is restarted on the large data so its
 // connections prepare their statements afresh.
-func (b *bench) scaleRun(db *sqlx.DB, scaleUsers int, logPath string) error {
+func (b *bench) scaleRun(db *sqlx.DB, scaleUsers int, janitor bool, logPath string) error {
 	if err := b.scalePass("small data"); err != nil {
 		return err
 	}
@@ -85,9 +85,14 @@ func (b *bench) scaleRun(db *sqlx.DB, scaleUsers int, logPath string) error {
 	// The large pass measures the data as generated, with the janitor
 	// off: otherwise its first run, deleting the third of the sessions
 	// that ended long ago, would share the machine with the scenarios.
-	// That catch-up is measured on its own afterwards.
+	// That catch-up is measured on its own afterwards (-scale-janitor:
+	// beside the scenarios instead, as when a deployment turns it on).
 	b.srv.stop()
-	if b.srv, err = startServer(b.ctx, b.env, map[string]string{"IDP_MAINTENANCE_INTERVAL": "0"}, logPath); err != nil {
+	extra := map[string]string{"IDP_MAINTENANCE_INTERVAL": "0"}
+	if janitor {
+		extra = nil
+	}
+	if b.srv, err = startServer(b.ctx, b.env, extra, logPath); err != nil {
 		return err
 	}
 	if err := b.scalePass("large data"); err != nil {
