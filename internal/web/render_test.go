@@ -113,16 +113,16 @@ func TestPagesKeepTheirOwnDefinitions(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, page := range pageNames {
-		text := `{{define "title"}}T-` + page + `{{end}}{{define "content"}}<p>C-` + page + `</p>{{end}}`
+		text := `{{define "title"}}mark.T-` + page + `.{{end}}{{define "content"}}<p>mark.C-` + page + `.</p>{{end}}`
 		if i%2 == 0 {
-			text += `{{define "width"}} W-` + page + `{{end}}`
+			text += `{{define "width"}} mark.W-` + page + `.{{end}}`
 		}
 		if err := os.WriteFile(filepath.Join(dir, "templates", page+".html"), []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	r := newTestRenderer(t, RenderOptions{TemplatesDir: dir})
-	markers := regexp.MustCompile(`[TCW]-[a-z_]+`)
+	markers := regexp.MustCompile(`mark\.([TCW]-[a-z_]+)\.`)
 	for i, page := range pageNames {
 		for _, lang := range []string{"en", "de"} {
 			req := httptest.NewRequest("GET", "/x?ui_locales="+lang, nil)
@@ -132,7 +132,11 @@ func TestPagesKeepTheirOwnDefinitions(t *testing.T) {
 			if i%2 == 0 {
 				want = []string{"T-" + page, "W-" + page, "T-" + page, "C-" + page}
 			}
-			if got := markers.FindAllString(body, -1); !slices.Equal(got, want) {
+			var got []string
+			for _, m := range markers.FindAllStringSubmatch(body, -1) {
+				got = append(got, m[1])
+			}
+			if !slices.Equal(got, want) {
 				t.Errorf("%s (%s): the page shows %v, want %v", page, lang, got, want)
 			}
 		}
