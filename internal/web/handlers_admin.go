@@ -128,19 +128,7 @@ func (f *Face) adminUsers(w http.ResponseWriter, r *http.Request) error {
 			filters.Set(k, v)
 		}
 	}
-	if page.Next != "" {
-		next := url.Values{"cursor": {page.Next}}
-		for k, v := range filters {
-			next[k] = v
-		}
-		data.NextURL = "/admin/users?" + next.Encode()
-	}
-	if q.Get("cursor") != "" {
-		data.FirstURL = "/admin/users"
-		if len(filters) > 0 {
-			data.FirstURL += "?" + filters.Encode()
-		}
-	}
+	data.NextURL, data.FirstURL = pagerURLs("/admin/users", filters, page.Next, q.Get("cursor") != "")
 	v := f.adminView(w, r, p, msgTitleAdminUsers)
 	v.Alert = notice(r)
 	v.Data = data
@@ -352,4 +340,24 @@ func (f *Face) adminRevoke(all bool) handlerFunc {
 		redirect(w, r, "/admin/users/"+r.PathValue("id")+"?notice=revoked")
 		return nil
 	}
+}
+
+// pagerURLs are the Next and First links of a keyset-paged list at path
+// with its filters: Next when there is a next cursor, First when this page
+// isn't the first.
+func pagerURLs(path string, filters url.Values, next string, paged bool) (nextURL, firstURL string) {
+	if next != "" {
+		q := url.Values{"cursor": {next}}
+		for k, v := range filters {
+			q[k] = v
+		}
+		nextURL = path + "?" + q.Encode()
+	}
+	if paged {
+		firstURL = path
+		if len(filters) > 0 {
+			firstURL += "?" + filters.Encode()
+		}
+	}
+	return nextURL, firstURL
 }

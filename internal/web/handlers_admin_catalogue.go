@@ -128,19 +128,7 @@ func (f *Face) adminAudit(w http.ResponseWriter, r *http.Request) error {
 	if data.Reads {
 		filters.Set("reads", "1")
 	}
-	if page.Next != "" {
-		next := url.Values{"cursor": {page.Next}}
-		for k, v := range filters {
-			next[k] = v
-		}
-		data.NextURL = "/admin/audit?" + next.Encode()
-	}
-	if q.Get("cursor") != "" {
-		data.FirstURL = "/admin/audit"
-		if len(filters) > 0 {
-			data.FirstURL += "?" + filters.Encode()
-		}
-	}
+	data.NextURL, data.FirstURL = pagerURLs("/admin/audit", filters, page.Next, q.Get("cursor") != "")
 	v := f.adminView(w, r, p, msgTitleAdminAudit)
 	v.Data = data
 	return f.render(w, r, http.StatusOK, PageAdminAudit, v)
